@@ -1,5 +1,6 @@
 # Every library is a Debian 12 package (see scripts/install-deps.sh).
 find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(CURL 7.88 REQUIRED)
 find_package(tomlplusplus 3.3 REQUIRED CONFIG)

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     daneroll::cli::add_keygen_command(app, action);
     daneroll::cli::add_cert_commands(app, action);
     daneroll::cli::add_config_commands(app, action);
+    daneroll::cli::add_dns_commands(app, action);
 
     try {
         app.parse(argc, argv);

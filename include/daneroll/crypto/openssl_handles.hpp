@@ -13,15 +13,12 @@
 #include <memory>
 #include <string>
 
+#include "daneroll/common/c_handle.hpp"
+
 namespace daneroll::ossl {
 
 template <auto FreeFn>
-struct Deleter {
-    template <typename T>
-    void operator()(T* p) const noexcept {
-        FreeFn(p);
-    }
-};
+using Deleter = CDeleter<FreeFn>;
 
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;

@@ -1,0 +1,46 @@
+// Publishing and retiring TLSA records with RFC 2136 UPDATEs signed with
+// TSIG (RFC 8945). Each change is one message whose prerequisite is the
+// exact RRset the agent just read (compare-and-swap): if another agent
+// changed the RRset in between, the server refuses, the agent re-reads and
+// tries again. Only the records named in `remove` are ever deleted, so
+// records of other hosts or algorithms at the same owner are never lost.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "daneroll/dns/types.hpp"
+#include "daneroll/tlsa/record.hpp"
+
+namespace daneroll::dns {
+
+struct TlsaChange {
+    std::string zone;
+    std::string owner;  // may be an alias; the change then applies at its target
+    std::uint32_t ttl = 3600;
+    std::vector<TlsaRecord> add;
+    std::vector<TlsaRecord> remove;
+};
+
+struct UpdateOutcome {
+    bool changed = false;            // false: the RRset already had the wanted shape
+    std::vector<TlsaRecord> before;  // the RRset the applied UPDATE replaced
+    std::vector<TlsaRecord> after;
+    std::string owner;  // where the change applied (after aliases)
+    int attempts = 0;
+};
+
+// Applies `change` at `primary`, retrying compare-and-swap conflicts up to
+// `max_attempts` times. Every record to add must pass
+// validate_for_publication. Throws Error(Network) with the server's own
+// answer (REFUSED, NOTAUTH with BADSIG/BADKEY/BADTIME, NOTZONE, ...) and what
+// to check; the zone is unchanged then.
+UpdateOutcome update_tlsa(const Server& primary, const TsigCredentials& key,
+                          const TlsaChange& change, const QueryOptions& options,
+                          int max_attempts = 8);
+
+// Rejects TSIG algorithms ldns cannot sign with (see tsig_key_file.hpp).
+void require_signing_algorithm(const std::string& algorithm);
+
+}  // namespace daneroll::dns

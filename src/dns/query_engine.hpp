@@ -1,0 +1,46 @@
+// Sends many DNS queries to one server at once: UDP with a bounded window
+// of queries in flight, retransmission on timeout, and TCP for answers that
+// arrive truncated. Verifying 1,000 names then costs about one round trip
+// per window instead of one per name.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "daneroll/dns/types.hpp"
+#include "ldns.hpp"
+
+namespace daneroll::dns {
+
+struct Question {
+    std::string name;  // absolute, with trailing dot
+    ldns_rr_type type = LDNS_RR_TYPE_A;
+};
+
+struct Answer {
+    LdnsPkt packet;     // null on failure
+    std::string error;  // why there is no packet ("timeout after 3 tries", ...)
+    bool via_tcp = false;
+};
+
+struct QueryFlags {
+    bool recursion_desired = false;  // RD: only for the resolver
+    bool dnssec_ok = true;           // DO: ask for RRSIGs
+    bool checking_disabled = false;  // CD: ask a validator for bogus data too
+};
+
+// Answers in the order of `questions`. Never throws for a network failure:
+// each answer carries its own error. The whole batch is bounded by
+// (retries + 1) x timeout of UDP plus one TCP timeout per truncated answer.
+std::vector<Answer> query_batch(const Server& server, const std::vector<Question>& questions,
+                                const QueryFlags& flags, const QueryOptions& options);
+
+// One question, for convenience.
+Answer query_one(const Server& server, const Question& question, const QueryFlags& flags,
+                 const QueryOptions& options);
+
+// A socket address for `server`; throws Error(Input) on a bad literal.
+struct sockaddr_storage server_sockaddr(const Server& server, socklen_t& length);
+
+}  // namespace daneroll::dns
