@@ -1,0 +1,308 @@
+// The DNS module against real servers: BIND (signing primary, TSIG
+// updates), NSD (secondary) and Unbound (validating resolver) from the
+// sandbox. Nothing here is faked.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "daneroll/common/error.hpp"
+#include "daneroll/common/files.hpp"
+#include "daneroll/dns/observe.hpp"
+#include "daneroll/dns/resolver.hpp"
+#include "daneroll/dns/update.hpp"
+#include "sandbox_env.hpp"
+#include "test_support.hpp"
+
+namespace daneroll {
+namespace {
+
+using namespace std::chrono_literals;
+
+class DnsSandbox : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        env_ = test::SandboxEnv::load();
+        resolver_ = std::make_unique<dns::Resolver>(env_.resolver, options_);
+        owner_ = "_25._tcp." + env_.mx_host + ".";
+    }
+
+    // A fresh random DANE-EE record, so tests never depend on each other.
+    static TlsaRecord random_record() {
+        static std::mt19937 rng(std::random_device{}());
+        TlsaRecord r;
+        r.usage = 3;
+        r.selector = 1;
+        r.matching_type = 1;
+        r.data.resize(32);
+        for (auto& b : r.data) {
+            b = static_cast<std::uint8_t>(rng());
+        }
+        return r;
+    }
+
+    dns::ZoneView observe() {
+        const auto keys = resolver_->dnskeys(env_.zone).first;
+        return dns::observe_zone(env_.zone, env_.name_servers(), {owner_}, keys,
+                                 std::chrono::system_clock::now(), options_);
+    }
+
+    dns::UpdateOutcome change(const std::vector<TlsaRecord>& add,
+                              const std::vector<TlsaRecord>& remove,
+                              const test::SandboxKey* key = nullptr) {
+        dns::TlsaChange c{env_.zone, owner_, env_.ttl, add, remove};
+        return dns::update_tlsa(env_.primary, env_.credentials(key ? *key : env_.update), c,
+                                options_);
+    }
+
+    bool everywhere(const TlsaRecord& r) {
+        const auto v = observe();
+        return v.served_everywhere(owner_, r, v.observed_at);
+    }
+
+    bool nowhere(const TlsaRecord& r) {
+        const auto v = observe();
+        for (const auto& s : v.servers) {
+            const auto& o = s.owners.at(owner_);
+            if (!o.answered() || o.has(r)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // The RRset at the owner on every server, to prove a failed update left
+    // the zone alone.
+    std::vector<std::vector<TlsaRecord>> snapshot() {
+        std::vector<std::vector<TlsaRecord>> out;
+        for (const auto& s : observe().servers) {
+            out.push_back(s.owners.at(owner_).records);
+        }
+        return out;
+    }
+
+    test::SandboxEnv env_;
+    dns::QueryOptions options_{std::chrono::milliseconds(1000), 2, 64};
+    std::unique_ptr<dns::Resolver> resolver_;
+    std::string owner_;
+};
+
+TEST_F(DnsSandbox, PublishIsSignedOnEveryServerAndRetireRemovesIt) {
+    const auto before = observe();
+    const TlsaRecord r = random_record();
+    const auto outcome = change({r}, {});
+    EXPECT_TRUE(outcome.changed);
+    EXPECT_TRUE(test::wait_until([&] { return everywhere(r); }, 10s))
+        << "not signed everywhere: "
+        << ::testing::PrintToString(observe().gaps(owner_, r, std::chrono::system_clock::now()));
+    const auto after = observe();
+    for (std::size_t i = 0; i < after.servers.size(); ++i) {
+        ASSERT_TRUE(after.servers[i].soa_serial && before.servers[i].soa_serial);
+        EXPECT_GT(*after.servers[i].soa_serial, *before.servers[i].soa_serial)
+            << after.servers[i].server.label();
+        const auto& at = after.servers[i].owners.at(owner_);
+        EXPECT_TRUE(at.signature_valid) << at.signature_problem;
+        EXPECT_EQ(at.ttl, env_.ttl);
+        ASSERT_TRUE(at.signature_expiration.has_value());
+        EXPECT_GT(*at.signature_expiration, std::chrono::system_clock::now() + 24h);
+    }
+    // The validating resolver agrees, with the AD bit (after any cached
+    // denial has expired: the negative TTL).
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+            const auto v = resolver_->tlsa(owner_);
+            return v.security == dns::Security::Secure &&
+                   std::find(v.records.begin(), v.records.end(), r) != v.records.end();
+        },
+        std::chrono::seconds(4 * env_.negative_ttl + 4)));
+
+    EXPECT_TRUE(change({}, {r}).changed);
+    EXPECT_TRUE(test::wait_until([&] { return nowhere(r); }, 10s));
+    // Publishing what is there, or retiring what is not, changes nothing.
+    EXPECT_FALSE(change({}, {r}).changed);
+}
+
+TEST_F(DnsSandbox, Sha512KeyWorksToo) {
+    const TlsaRecord r = random_record();
+    EXPECT_TRUE(change({r}, {}, &env_.update_sha512).changed);
+    EXPECT_TRUE(test::wait_until([&] { return everywhere(r); }, 10s));
+    EXPECT_TRUE(change({}, {r}, &env_.update_sha512).changed);
+}
+
+TEST_F(DnsSandbox, LaggingSecondaryIsNamedInTheGaps) {
+    ASSERT_EQ(env_.tool_run({"lag", "nsd", env_.dir.string()}), 0);
+    const TlsaRecord r = random_record();
+    change({r}, {});
+    // The primary has it at once; the frozen secondary never gets it.
+    ASSERT_TRUE(
+        test::wait_until([&] { return observe().servers.front().owners.at(owner_).has(r); }, 5s));
+    std::this_thread::sleep_for(500ms);
+    const auto view = observe();
+    EXPECT_FALSE(view.served_everywhere(owner_, r, view.observed_at));
+    const auto gaps = view.gaps(owner_, r, view.observed_at);
+    ASSERT_EQ(gaps.size(), 1U) << ::testing::PrintToString(gaps);
+    EXPECT_NE(gaps[0].find(env_.secondaries.front().address), std::string::npos) << gaps[0];
+    EXPECT_NE(gaps[0].find("lacks 3 1 1"), std::string::npos) << gaps[0];
+    EXPECT_NE(gaps[0].find("at serial"), std::string::npos) << gaps[0];
+    ASSERT_EQ(env_.tool_run({"thaw", "nsd", env_.dir.string()}), 0);
+    EXPECT_TRUE(test::wait_until([&] { return everywhere(r); }, 10s));
+    change({}, {r});
+}
+
+TEST_F(DnsSandbox, StoppedSecondaryIsReportedNotSkipped) {
+    ASSERT_EQ(env_.tool_run({"stop", "nsd", env_.dir.string()}), 0);
+    const TlsaRecord r = random_record();
+    change({r}, {});
+    const auto view = observe();
+    EXPECT_FALSE(view.served_everywhere(owner_, r, view.observed_at));
+    const auto gaps = view.gaps(owner_, r, view.observed_at);
+    ASSERT_FALSE(gaps.empty());
+    EXPECT_NE(gaps.back().find(env_.secondaries.front().address), std::string::npos) << gaps.back();
+    ASSERT_EQ(env_.tool_run({"start", "nsd", env_.dir.string()}), 0);
+    EXPECT_TRUE(test::wait_until([&] { return everywhere(r); }, 15s));
+    change({}, {r});
+}
+
+std::string update_error(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+TEST_F(DnsSandbox, TsigAndPolicyFailuresSayWhatTheServerSaidAndChangeNothing) {
+    const auto before = snapshot();
+    const TlsaRecord r = random_record();
+    dns::TlsaChange c{env_.zone, owner_, env_.ttl, {r}, {}};
+
+    // A wrong secret: NOTAUTH with TSIG error BADSIG.
+    auto wrong = env_.credentials(env_.update);
+    wrong.secret = "d3Jvbmcgc2VjcmV0IGZvciB0aGUgdGVzdCBrZXkhIQ==";
+    auto msg = update_error([&] { dns::update_tlsa(env_.primary, wrong, c, options_); });
+    EXPECT_NE(msg.find("NOTAUTH"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("BADSIG"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find(wrong.secret), std::string::npos) << "the secret leaked into: " << msg;
+
+    // An unknown key name: BADKEY.
+    auto unknown = env_.credentials(env_.update);
+    unknown.name = "no-such-key.";
+    msg = update_error([&] { dns::update_tlsa(env_.primary, unknown, c, options_); });
+    EXPECT_NE(msg.find("BADKEY"), std::string::npos) << msg;
+
+    // A key named has no grant: REFUSED, naming the key and the policy.
+    msg = update_error(
+        [&] { dns::update_tlsa(env_.primary, env_.credentials(env_.forbidden), c, options_); });
+    EXPECT_NE(msg.find("REFUSED"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("update-policy"), std::string::npos) << msg;
+
+    // A name outside the policy of a good key: REFUSED.
+    dns::TlsaChange outside{env_.zone, "_25._tcp.other." + env_.zone + ".", env_.ttl, {r}, {}};
+    msg = update_error(
+        [&] { dns::update_tlsa(env_.primary, env_.credentials(env_.update), outside, options_); });
+    EXPECT_NE(msg.find("REFUSED"), std::string::npos) << msg;
+
+    // A name outside the zone is refused before anything is sent.
+    dns::TlsaChange elsewhere{env_.zone, "_25._tcp.mx1.example.org.", env_.ttl, {r}, {}};
+    msg = update_error([&] {
+        dns::update_tlsa(env_.primary, env_.credentials(env_.update), elsewhere, options_);
+    });
+    EXPECT_NE(msg.find("not inside zone"), std::string::npos) << msg;
+
+    // hmac-sha384 is refused with the reason, not an obscure failure.
+    auto sha384 = env_.credentials(env_.update);
+    sha384.algorithm = "hmac-sha384";
+    msg = update_error([&] { dns::update_tlsa(env_.primary, sha384, c, options_); });
+    EXPECT_NE(msg.find("hmac-sha384"), std::string::npos) << msg;
+
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(snapshot(), before) << "a refused update changed the zone";
+}
+
+TEST_F(DnsSandbox, ConcurrentAgentsNeverLoseOrDuplicateRecords) {
+    // Two processes share the owner name (two MX machines, or RSA + ECDSA):
+    // each adds its own record and retires its previous one, many rounds,
+    // as fast as it can. Compare-and-swap must keep both sets intact.
+    constexpr int kRounds = 25;
+    std::vector<std::vector<TlsaRecord>> mine(2);
+    for (auto& m : mine) {
+        for (int i = 0; i < kRounds; ++i) {
+            m.push_back(random_record());
+        }
+    }
+    std::vector<pid_t> children;
+    for (int who = 0; who < 2; ++who) {
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            int rc = 0;
+            try {
+                for (int i = 0; i < kRounds; ++i) {
+                    std::vector<TlsaRecord> retire;
+                    if (i > 0) {
+                        retire.push_back(
+                            mine[static_cast<std::size_t>(who)][static_cast<std::size_t>(i - 1)]);
+                    }
+                    change({mine[static_cast<std::size_t>(who)][static_cast<std::size_t>(i)]},
+                           retire);
+                }
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "agent %d: %s\n", who, e.what());
+                rc = 1;
+            }
+            ::_exit(rc);
+        }
+        children.push_back(pid);
+    }
+    for (const pid_t pid : children) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    // At the primary: exactly the two last records of the agents remain
+    // (plus whatever other tests left, none of which is ours).
+    const auto view = observe();
+    const auto& at_primary = view.servers.front().owners.at(owner_).records;
+    for (int who = 0; who < 2; ++who) {
+        const auto& m = mine[static_cast<std::size_t>(who)];
+        EXPECT_EQ(std::count(at_primary.begin(), at_primary.end(), m.back()), 1)
+            << "agent " << who << "'s last record is missing or duplicated";
+        for (int i = 0; i + 1 < kRounds; ++i) {
+            EXPECT_EQ(
+                std::count(at_primary.begin(), at_primary.end(), m[static_cast<std::size_t>(i)]), 0)
+                << "agent " << who << " round " << i << " was not retired";
+        }
+    }
+    change({}, {mine[0].back(), mine[1].back()});
+}
+
+TEST_F(DnsSandbox, ResolverViewIsSecureForTheSignedZone) {
+    const auto [keys, security] = resolver_->dnskeys(env_.zone);
+    EXPECT_EQ(security, dns::Security::Secure);
+    EXPECT_FALSE(keys.empty());
+    const auto v = resolver_->tlsa("_25._tcp.nothing-here." + env_.zone);
+    EXPECT_EQ(v.security, dns::Security::Secure);  // an authenticated denial
+    EXPECT_TRUE(v.records.empty());
+    const auto addrs = resolver_->addresses(env_.mx_host);
+    EXPECT_EQ(addrs, env_.mx_addrs);
+    EXPECT_EQ(resolver_->primary_name(env_.zone), "ns1." + env_.zone + ".");
+    EXPECT_EQ(resolver_->name_servers(env_.zone).size(), 1 + env_.secondaries.size());
+}
+
+TEST_F(DnsSandbox, SilentServerTimesOutWithinTheBound) {
+    ASSERT_EQ(env_.tool_run({"freeze", "nsd", env_.dir.string()}), 0);
+    const auto start = std::chrono::steady_clock::now();
+    const auto view = observe();
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(env_.tool_run({"thaw", "nsd", env_.dir.string()}), 0);
+    // 3 tries of 1 s each, plus slack.
+    EXPECT_LT(took, 4500ms);
+    EXPECT_FALSE(view.servers.back().error.empty());
+    EXPECT_NE(view.servers.back().error.find("no answer"), std::string::npos)
+        << view.servers.back().error;
+}
+
+}  // namespace
+}  // namespace daneroll
