@@ -2,14 +2,17 @@
 # selftest.sh: bring a sandbox up in a temp dir, check that every server does
 # what the tests rely on, tear it down and check nothing is left.
 #   selftest.sh [--net 127.X.Y] [--full] [--keep]
+# The sandbox has an --unsigned-zone and extra --policy-hosts; its resolver's
+# trust anchor is broken and fixed once.
 # --full adds: up twice in a row in one dir, a second sandbox on another net
-# at the same time, NSD lag/stop/start, and down after a kill -9 of up.
+# at the same time, NSD lag/stop/start, Unbound stop/start with a broken
+# anchor, and down after a kill -9 of up.
 # Exits non-zero on any failure; the last line is "selftest: N passed, M failed".
 # shellcheck disable=SC2016 # bash -c scripts are single-quoted on purpose
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SB=$HERE/sandbox
-NET=127.53.250 FULL=no KEEP=no
+NET=127.53.250 FULL=no KEEP=no UZONE=insecure.test
 while (( $# )); do
   case $1 in
     --net) NET=$2; shift ;; --full) FULL=yes ;; --keep) KEEP=yes ;;
@@ -60,8 +63,9 @@ down_clean() {   # DIR NET: down and check nothing is left
 # ---- up ------------------------------------------------------------------
 # Through a pipe: if a daemon kept up's stdout open, `cat` would never end.
 t0=$(now)
-if ! timeout 120 bash -o pipefail -c '"$1" up "$2" --net "$3" --second-mx --acme-resolver 2>&1 | cat >"$4"' \
-     _ "$SB" "$DIR" "$NET" "$TMP/up.log"; then
+UP_ARGS=(--second-mx --acme-resolver --unsigned-zone "$UZONE" --policy-host mx2 --policy-host mx3 --policy-host "mx2.$UZONE")
+if ! timeout 120 bash -o pipefail -c '"$1" up "$2" --net "$3" "${@:5}" 2>&1 | cat >"$4"' \
+     _ "$SB" "$DIR" "$NET" "$TMP/up.log" "${UP_ARGS[@]}"; then
   bad "sandbox up | cat (returns, succeeds)"; cat "$TMP/up.log"; echo "selftest: $PASS passed, $FAIL failed"; exit 1
 fi
 UP_TIME=$(since "$t0"); ok "sandbox up | cat returns and succeeds ($UP_TIME s)"
@@ -69,8 +73,12 @@ UP_TIME=$(since "$t0"); ok "sandbox up | cat returns and succeeds ($UP_TIME s)"
 . "$DIR/env.sh"
 not() { ! "$@"; }
 json_zone() { grep -q "\"zone\": \"$SANDBOX_ZONE\"" "$DIR/sandbox.json"; }
+json_uzone() { [[ $SANDBOX_UNSIGNED_ZONE == "$UZONE" ]] && grep -q "\"unsigned_zone\": \"$UZONE\"" "$DIR/sandbox.json"; }
+policy_hosts() { [[ $SANDBOX_POLICY_HOSTS == "mx1.$SANDBOX_ZONE mx1.$UZONE mx2.$SANDBOX_ZONE mx3.$SANDBOX_ZONE mx2.$UZONE" ]]; }
 modes_600() { [[ $(stat -c %a "$@" | sort -u) == 600 ]]; }
 check "env.sh and sandbox.json agree on the zone" json_zone
+check "env.sh and sandbox.json name the unsigned zone" json_uzone
+check "SANDBOX_POLICY_HOSTS: mx1 of each zone, then the --policy-hosts" policy_hosts
 check "client TSIG key files are 0600" modes_600 "$SANDBOX_TSIG_FILE" "$SANDBOX_TSIG512_FILE" "$SANDBOX_TSIG_FORBIDDEN_FILE"
 
 # ---- DNS -----------------------------------------------------------------
@@ -82,17 +90,47 @@ ad_at() {
   grep -Eq '^;; flags:[^;]* ad[ ;]' <<<"$out" && grep -Eq "^[^;].*[[:space:]]IN[[:space:]]+$3[[:space:]]" <<<"$out"
 }
 ad() { ad_at "$SANDBOX_RESOLVER_ADDR" "$@"; }
+# no_ad NAME TYPE: NOERROR, an answer of TYPE, no AD flag (the unsigned zone).
+no_ad() {
+  local out; out=$(d "$SANDBOX_RESOLVER_ADDR" +dnssec "$2" "$1")
+  grep -q 'status: NOERROR' <<<"$out" && ! grep -Eq '^;; flags:[^;]* ad[ ;]' <<<"$out" &&
+    grep -Eq "^[^;].*[[:space:]]IN[[:space:]]+$2[[:space:]]" <<<"$out"
+}
+# unsigned ADDR NAME TYPE: authoritative answer of TYPE without any RRSIG.
+unsigned() {
+  local out; out=$(d "$1" +norec +dnssec "$3" "$2")
+  grep -Eq '^;; flags:[^;]* aa[ ;]' <<<"$out" && grep -Eq "^[^;].*[[:space:]]IN[[:space:]]+$3[[:space:]]" <<<"$out" &&
+    ! grep -Eq '[[:space:]]RRSIG[[:space:]]' <<<"$out"
+}
+same_serial() { [[ $(d "$1" +norec +short SOA "$2") == "$(d "$SANDBOX_PRIMARY_ADDR" +norec +short SOA "$2")" ]]; }
+# a_is_mx HOST: the resolver's A RRset of HOST is exactly the MX addresses.
+a_is_mx() {
+  [[ $(d "$SANDBOX_RESOLVER_ADDR" +short A "$1" | sort | tr '\n' ' ') == "$(tr ' ' '\n' <<<"$SANDBOX_MX_ADDRS" | sort | tr '\n' ' ')" ]]
+}
 refuses() { d "$SANDBOX_RESOLVER_ADDR" example.com A | grep 'status: REFUSED' >/dev/null; }
 for a in $SANDBOX_NS_ADDRS; do check "signed SOA on $a" signed "$a" SOA "$SANDBOX_ZONE"; done
 check "resolver: SOA with AD" ad "$SANDBOX_ZONE" SOA
 check "ACME resolver: SOA with AD" ad_at "$SANDBOX_ACME_RESOLVER_ADDR" "$SANDBOX_ZONE" SOA
 check "resolver refuses names outside the sandbox" refuses
+for a in $SANDBOX_NS_ADDRS; do
+  check "unsigned zone: SOA without RRSIG on $a" unsigned "$a" "$UZONE" SOA
+  check "unsigned zone: $a serves the primary's serial" same_serial "$a" "$UZONE"
+done
+check "resolver: unsigned zone SOA, NOERROR without AD" no_ad "$UZONE" SOA
+check "resolver: unsigned zone MX, NOERROR without AD" no_ad "$UZONE" MX
+for h in $SANDBOX_POLICY_HOSTS; do
+  check "policy host $h: A = MX addresses" a_is_mx "$h"
+  if [[ $h == *".$UZONE" ]]; then check "policy host $h: no AD" no_ad "$h" A
+  else check "policy host $h: AD" ad "$h" A; fi
+done
 
 upd() {  # KEYFILE COMMAND...: prints nsupdate's error, returns its status
   local key=$1; shift
-  printf '%s\n' "server $SANDBOX_PRIMARY_ADDR 53" "zone $SANDBOX_ZONE" "$@" send | nsupdate -t 5 -k "$key" 2>&1
+  printf '%s\n' "server $SANDBOX_PRIMARY_ADDR 53" "zone ${UPD_ZONE:-$SANDBOX_ZONE}" "$@" send | nsupdate -t 5 -k "$key" 2>&1
 }
+updz() { UPD_ZONE=$1 upd "${@:2}"; }   # ZONE KEYFILE COMMAND...
 refused() { local out; out=$(upd "$@"); [[ $out == *REFUSED* ]]; }
+refused_z() { UPD_ZONE=$1 refused "${@:2}"; }   # ZONE KEYFILE COMMAND...
 TLSA_OWNER=_25._tcp.$SANDBOX_MX_HOST
 HASH=$(openssl x509 -in "$SANDBOX_POSTFIX_ECDSA_PEM" -pubkey -noout | openssl pkey -pubin -outform DER |
        openssl dgst -sha256 -r | cut -d' ' -f1)
@@ -125,11 +163,66 @@ check "good key: TLSA outside *._tcp.MX REFUSED" \
   refused "$SANDBOX_TSIG_FILE" "update add _25._tcp.$SANDBOX_ZONE $SANDBOX_TTL IN TLSA 3 1 1 $HASH"
 check "forbidden key: TLSA REFUSED" \
   refused "$SANDBOX_TSIG_FORBIDDEN_FILE" "update add $TLSA_OWNER $SANDBOX_TTL IN TLSA 3 1 1 $HASH"
+check "good key may add a TLSA at --policy-host mx2" \
+  upd "$SANDBOX_TSIG_FILE" "update add _25._tcp.mx2.$SANDBOX_ZONE $SANDBOX_TTL IN TLSA 3 1 1 $HASH"
+check "sha512 key may add a TLSA at --policy-host mx3" \
+  upd "$SANDBOX_TSIG512_FILE" "update add _25._tcp.mx3.$SANDBOX_ZONE $SANDBOX_TTL IN TLSA 3 1 1 $HASH"
+check "good key: TLSA at a host that is no policy host REFUSED" \
+  refused "$SANDBOX_TSIG_FILE" "update add _25._tcp.mx4.$SANDBOX_ZONE $SANDBOX_TTL IN TLSA 3 1 1 $HASH"
+
+# The unsigned zone: the same policy, and the records travel unsigned.
+UTLSA=_25._tcp.mx1.$UZONE
+check "unsigned zone: good key may add a TLSA at mx1" \
+  updz "$UZONE" "$SANDBOX_TSIG_FILE" "update add $UTLSA $SANDBOX_TTL IN TLSA 3 1 1 $HASH"
+uboth() { local a; for a in $SANDBOX_NS_ADDRS; do unsigned "$a" "$UTLSA" TLSA || return 1; done; }
+if UPROP=$(poll uboth 10 uboth); then ok "unsigned zone: TLSA (no RRSIG) on every NS after ${UPROP}s"; else bad "unsigned zone: TLSA on every NS within 10 s"; fi
+if URES=$(poll no_ad $(( 2 * SANDBOX_NEG_TTL + 5 )) no_ad "$UTLSA" TLSA); then
+  ok "resolver: unsigned-zone TLSA without AD after ${URES}s"
+else bad "resolver: unsigned-zone TLSA without AD"; fi
+check "unsigned zone: sha512 key may add a TLSA at --policy-host mx2.$UZONE" \
+  updz "$UZONE" "$SANDBOX_TSIG512_FILE" "update add _25._tcp.mx2.$UZONE $SANDBOX_TTL IN TLSA 3 1 1 $HASH"
+check "unsigned zone: good key may add TXT at _acme-challenge.$UZONE" \
+  updz "$UZONE" "$SANDBOX_TSIG_FILE" "update add _acme-challenge.$UZONE $SANDBOX_TTL IN TXT token"
+check "unsigned zone: good key: A record REFUSED" \
+  refused_z "$UZONE" "$SANDBOX_TSIG_FILE" "update add mx1.$UZONE $SANDBOX_TTL IN A 127.0.0.9"
+check "unsigned zone: forbidden key: TLSA REFUSED" \
+  refused_z "$UZONE" "$SANDBOX_TSIG_FORBIDDEN_FILE" "update add $UTLSA $SANDBOX_TTL IN TLSA 3 1 1 $HASH"
 
 # ---- DANE verdicts -------------------------------------------------------
 check "posttls-finger: Verified TLS connection" "$SB" posttls "$DIR"
 check "dane-check: every MX address verifies (ECDSA)" "$SB" dane-check "$DIR" --alg ecdsa
 check "dane-check: RSA chain has no record, not verified" not "$SB" dane-check "$DIR" --alg rsa
+
+# ---- broken trust anchor ----------------------------------------------------
+rcode() { d "$SANDBOX_RESOLVER_ADDR" "${@:2}" | grep -o "status: $1" >/dev/null; }
+# cd_data NAME TYPE: with +cd the resolver hands out the data, without AD.
+cd_data() {
+  local out; out=$(d "$SANDBOX_RESOLVER_ADDR" +dnssec +cd "$2" "$1")
+  grep -q 'status: NOERROR' <<<"$out" && ! grep -Eq '^;; flags:[^;]* ad[ ;]' <<<"$out" &&
+    grep -Eq "^[^;].*[[:space:]]IN[[:space:]]+$2[[:space:]]" <<<"$out"
+}
+status_broken() { "$SB" status "$DIR" | grep -E '^unbound .*trust anchor BROKEN' >/dev/null; }
+ANCHOR=$(<"$SANDBOX_TRUST_ANCHOR")
+anchor_kept() { [[ $(<"$SANDBOX_TRUST_ANCHOR") == "$ANCHOR" ]]; }
+t0=$(now)
+if "$SB" break-anchor "$DIR" >/dev/null 2>&1; then BREAK_TIME=$(since "$t0"); ok "break-anchor ($BREAK_TIME s)"
+else bad "break-anchor"; fi
+check "broken anchor: SOA is SERVFAIL" rcode SERVFAIL +dnssec SOA "$SANDBOX_ZONE"
+check "broken anchor: TLSA is SERVFAIL" rcode SERVFAIL +dnssec TLSA "$TLSA_OWNER"
+check "broken anchor: +cd gives the SOA, no AD" cd_data "$SANDBOX_ZONE" SOA
+check "broken anchor: +cd gives the TLSA, no AD" cd_data "$TLSA_OWNER" TLSA
+check "broken anchor: +cd gives NXDOMAIN for a missing name" rcode NXDOMAIN +dnssec +cd A "nothere.$SANDBOX_ZONE"
+check "broken anchor: unsigned zone still answers, no AD" no_ad "$UZONE" SOA
+check "broken anchor: ACME resolver untouched (AD)" ad_at "$SANDBOX_ACME_RESOLVER_ADDR" "$SANDBOX_ZONE" SOA
+check "broken anchor: status shows it" status_broken
+check "broken anchor: SANDBOX_TRUST_ANCHOR unchanged" anchor_kept
+check "broken anchor: dane-check fails" not "$SB" dane-check "$DIR" --alg ecdsa
+t0=$(now)
+if "$SB" fix-anchor "$DIR" >/dev/null 2>&1; then FIX_TIME=$(since "$t0"); ok "fix-anchor ($FIX_TIME s)"
+else bad "fix-anchor"; fi
+check "fixed anchor: SOA with AD" ad "$SANDBOX_ZONE" SOA
+check "fixed anchor: status no longer shows it" not status_broken
+check "fixed anchor: dane-check verifies again" "$SB" dane-check "$DIR" --alg ecdsa
 
 # ---- extended checks -------------------------------------------------------
 if [[ $FULL == yes ]]; then
@@ -146,9 +239,20 @@ if [[ $FULL == yes ]]; then
   check "start nsd: serves the current serial" "$SB" start nsd "$DIR"
   check "postfix-reload" "$SB" postfix-reload "$DIR"
 
+  # A restarted Unbound keeps a broken anchor; start waits for the bogus state.
+  check "break-anchor again" "$SB" break-anchor "$DIR"
+  check "stop unbound" "$SB" stop unbound "$DIR"
+  check "start unbound: ready as bogus" "$SB" start unbound "$DIR"
+  check "restarted: SOA still SERVFAIL" rcode SERVFAIL +dnssec SOA "$SANDBOX_ZONE"
+  check "fix-anchor again: AD" "$SB" fix-anchor "$DIR"
+  check "unsigned zone: the restarted NSD serves the primary's serial" same_serial "$SANDBOX_SECONDARY_ADDR" "$UZONE"
+
   # A second sandbox on another net, at the same time.
   NET2=${NET%.*}.$(( ${NET##*.} - 1 ))
-  check "second sandbox on $NET2 alongside" "$SB" up "$TMP/b" --net "$NET2" --no-postfix
+  check "second sandbox on $NET2 alongside (unsigned zone unsigned.invalid)" \
+    "$SB" up "$TMP/b" --net "$NET2" --no-postfix --unsigned-zone unsigned.invalid
+  b_insecure() { SANDBOX_RESOLVER_ADDR=$NET2.20 no_ad unsigned.invalid SOA; }
+  check "second sandbox: unsigned.invalid answers without AD" b_insecure
   check "first sandbox unaffected" "$SB" status "$DIR"
   check "second sandbox down, clean" down_clean "$TMP/b" "$NET2"
   check "same net twice refused" not "$SB" up "$TMP/c" --net "$NET" --no-postfix
@@ -163,7 +267,7 @@ if [[ $FULL == yes ]]; then
   # Down and up again in the same dir.
   check "down (first run)" down_clean "$DIR" "$NET"
   t0=$(now)
-  check "up again in the same dir" "$SB" up "$DIR" --net "$NET" --second-mx --acme-resolver
+  check "up again in the same dir" "$SB" up "$DIR" --net "$NET" "${UP_ARGS[@]}"
   UP2_TIME=$(since "$t0")
   for a in $SANDBOX_NS_ADDRS; do check "second run: signed SOA on $a" signed "$a" SOA "$SANDBOX_ZONE"; done
 fi
@@ -173,5 +277,6 @@ if down_clean "$DIR" "$NET"; then ok "down: no process, no lo address left ($DOW
 check "down again is a no-op" "$SB" down "$DIR"
 
 echo "timings: up ${UP_TIME}s${UP2_TIME:+ (again: ${UP2_TIME}s)}, down ${DOWN_TIME}s, UPDATE->all NS ${PROP:-?}s, resolver AD ${RES:-?}s"
+echo "         unsigned zone: UPDATE->all NS ${UPROP:-?}s, resolver ${URES:-?}s; break-anchor ${BREAK_TIME:-?}s, fix-anchor ${FIX_TIME:-?}s"
 echo "selftest: $PASS passed, $FAIL failed"
 (( FAIL == 0 ))
