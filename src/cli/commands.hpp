@@ -18,6 +18,9 @@ void add_tlsa_commands(CLI::App& app, Action& action);
 void add_keygen_command(CLI::App& app, Action& action);
 void add_cert_commands(CLI::App& app, Action& action);
 void add_config_commands(CLI::App& app, Action& action);
+void add_probe_command(CLI::App& app, Action& action);
 void add_dns_commands(CLI::App& app, Action& action);
+void add_rollover_commands(CLI::App& app, Action& action);
+void add_demo_command(CLI::App& app, Action& action);
 
 }  // namespace daneroll::cli

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "daneroll/common/error.hpp"
+#include "daneroll/rollover/state_store.hpp"
 #include "exit_codes.hpp"
 
 namespace {
@@ -45,7 +46,10 @@ int main(int argc, char** argv) {
     daneroll::cli::add_keygen_command(app, action);
     daneroll::cli::add_cert_commands(app, action);
     daneroll::cli::add_config_commands(app, action);
+    daneroll::cli::add_probe_command(app, action);
     daneroll::cli::add_dns_commands(app, action);
+    daneroll::cli::add_rollover_commands(app, action);
+    daneroll::cli::add_demo_command(app, action);
 
     try {
         app.parse(argc, argv);
@@ -56,6 +60,9 @@ int main(int argc, char** argv) {
     try {
         OPENSSL_init_ssl(0, nullptr);
         return action ? action() : daneroll::cli::kExitUsage;
+    } catch (const daneroll::rollover::LockedError& e) {
+        std::cerr << "daneroll: " << e.what() << '\n';
+        return daneroll::cli::kExitLocked;
     } catch (const daneroll::Error& e) {
         std::cerr << "daneroll: " << e.what() << '\n';
         return exit_code_for(e.kind());

@@ -95,11 +95,9 @@ void UniqueFd::close_checked(const fs::path& what) {
     }
 }
 
-void write_file_atomic(const fs::path& path, std::string_view content, mode_t mode,
-                       Overwrite overwrite) {
+fs::path write_temp_beside(const fs::path& path, std::string_view content, mode_t mode) {
     const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
     const fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + random_suffix());
-
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
     if (!fd.valid()) {
         fail_io("cannot create", tmp, errno);
@@ -115,6 +113,31 @@ void write_file_atomic(const fs::path& path, std::string_view content, mode_t mo
             fail_io("cannot fsync", tmp, errno);
         }
         fd.close_checked(tmp);
+    } catch (...) {
+        ::unlink(tmp.c_str());
+        throw;
+    }
+    return tmp;
+}
+
+void commit_temp(const fs::path& temp, const fs::path& path) {
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(temp.c_str());
+        fail_io("cannot rename into place", path, err);
+    }
+    fsync_directory(path.has_parent_path() ? path.parent_path() : fs::path("."));
+}
+
+void discard_temp(const fs::path& temp) noexcept {
+    ::unlink(temp.c_str());
+}
+
+void write_file_atomic(const fs::path& path, std::string_view content, mode_t mode,
+                       Overwrite overwrite) {
+    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    const fs::path tmp = write_temp_beside(path, content, mode);
+    try {
         if (overwrite == Overwrite::Yes) {
             if (::rename(tmp.c_str(), path.c_str()) != 0) {
                 fail_io("cannot rename into place", path, errno);

@@ -44,6 +44,16 @@ enum class Overwrite { No, Yes };
 void write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode,
                        Overwrite overwrite);
 
+// The two halves of write_file_atomic, for replacing several files with
+// their renames as close together as possible (a key and its chain):
+// write_temp_beside writes and fsyncs a temporary file next to `path` and
+// returns its name; commit_temp renames it over `path` and fsyncs the
+// directory; discard_temp removes it.
+std::filesystem::path write_temp_beside(const std::filesystem::path& path, std::string_view content,
+                                        mode_t mode);
+void commit_temp(const std::filesystem::path& temp, const std::filesystem::path& path);
+void discard_temp(const std::filesystem::path& temp) noexcept;
+
 // Reads a whole regular file, refusing files larger than `max_bytes`.
 std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = 16U << 20U);
 

@@ -1,0 +1,101 @@
+// The observe -> decide -> act loop over every rollover unit of a
+// configuration. One call of tick() is one tick: it does what is safe now,
+// persists the state after every action, and reports when it next has work.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daneroll/config/config.hpp"
+#include "daneroll/dns/observe.hpp"
+#include "daneroll/dns/resolver.hpp"
+#include "daneroll/rollover/decide.hpp"
+#include "daneroll/rollover/state_store.hpp"
+
+namespace daneroll::rollover {
+
+struct UnitReport {
+    std::string service;
+    std::string algorithm;
+    std::string host;
+    Phase phase = Phase::Unmanaged;
+    std::vector<std::string> done;     // what this tick did, one line per action
+    std::vector<std::string> planned;  // plan mode: what it would do
+    std::string waiting_for;
+    std::optional<TimePoint> wake_at;
+    std::vector<std::string> warnings;
+    std::string error;  // an action failed; retried on the next tick
+
+    [[nodiscard]] bool settled() const {
+        return (phase == Phase::Stable && planned.empty()) || phase == Phase::Failed ||
+               phase == Phase::Unmanaged;
+    }
+};
+
+struct TickReport {
+    std::vector<UnitReport> units;
+    [[nodiscard]] bool changed() const;
+    [[nodiscard]] bool all_stable() const;  // every unit Stable, nothing left to do
+    [[nodiscard]] bool any_failed() const;
+    [[nodiscard]] std::optional<TimePoint> next_wake() const;
+};
+
+class Engine {
+  public:
+    explicit Engine(config::Config config);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // One tick for every unit (or only `service`). With dry_run, observes
+    // and decides but changes nothing, and reports the plan. The caller
+    // holds the StateLock unless dry_run.
+    TickReport tick(bool dry_run = false, const std::string& service = "");
+
+    // Adopts the key and chain the MTA serves now as "current" for every
+    // unmanaged unit (or only `service`), so the next tick publishes them
+    // and the next key. Never touches the MTA.
+    std::vector<UnitReport> init(const std::string& service = "");
+
+    // Asks for a rollover of every unit of `service` at the next tick.
+    void request_rotation(const std::string& service);
+
+    // The persisted states, in configuration order.
+    [[nodiscard]] std::vector<UnitState> states() const;
+
+    [[nodiscard]] const config::Config& config() const { return config_; }
+
+  private:
+    struct ZoneContext;
+    struct Unit {
+        const config::Service* service;
+        KeyAlgorithm algorithm;
+    };
+
+    [[nodiscard]] std::vector<Unit> units(const std::string& only) const;
+    ZoneContext& zone_context(const config::Zone& zone);
+    Inputs observe(const Unit& unit, const UnitState& state);
+    Policy policy_for(const Unit& unit) const;
+    std::vector<PeerUnit> peers_of(const Unit& unit, TimePoint now) const;
+    void execute(const Unit& unit, UnitState& state, const Inputs& in, const Action& action,
+                 UnitReport& report);
+    void generate_next_key(const Unit& unit, UnitState& state, const Inputs& in);
+    void publish(const Unit& unit, UnitState& state, const Inputs& in, const Action& action);
+    void issue(const Unit& unit, UnitState& state, const Inputs& in);
+    void deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitReport& report);
+    UnitReport run_unit(const Unit& unit, bool dry_run);
+
+    config::Config config_;
+    StateStore store_;
+    std::map<std::string, std::unique_ptr<ZoneContext>> zones_;  // per tick
+};
+
+// Fault injection for crash tests: when the environment variable
+// DANEROLL_CRASH_AT names `point`, the process kills itself with SIGKILL
+// right there. The points are listed in docs/crash-points.md.
+void crash_point(const char* point);
+
+}  // namespace daneroll::rollover

@@ -1,0 +1,50 @@
+// Where certificates come from. The engine asks a source for a chain for a
+// key it generated (and, in current+next, published long ago); a source
+// never picks the key itself.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daneroll/config/config.hpp"
+#include "daneroll/crypto/certificate.hpp"
+#include "daneroll/crypto/key.hpp"
+
+namespace daneroll::source {
+
+struct IssueRequest {
+    std::string service;
+    KeyAlgorithm algorithm = KeyAlgorithm::EcdsaP256;
+    std::vector<std::string> names;   // DNS names, the MX host first
+    const PrivateKey* key = nullptr;  // the key the certificate must carry
+    std::filesystem::path work_dir;   // private scratch directory for this request
+};
+
+class CertificateSource {
+  public:
+    virtual ~CertificateSource() = default;
+    CertificateSource() = default;
+    CertificateSource(const CertificateSource&) = delete;
+    CertificateSource& operator=(const CertificateSource&) = delete;
+
+    // False for sources that only hand chains over (certbot's deploy hook).
+    [[nodiscard]] virtual bool can_issue() const = 0;
+    // A chain, leaf first, for request.key. Throws Error with a reason a
+    // person can act on.
+    virtual std::vector<Certificate> issue(const IssueRequest& request) = 0;
+};
+
+// The source a service's configuration names. The ACME and certbot sources
+// are not built yet: asking them to issue fails with a clear message.
+std::unique_ptr<CertificateSource> make_source(const config::Config& config,
+                                               const config::Service& service);
+
+// Checks a chain a source returned before it is staged: ordered leaf first,
+// the leaf carries `key`, names the MX host, and is valid now.
+void validate_issued_chain(const std::vector<Certificate>& chain, const PrivateKey& key,
+                           const std::string& host, std::chrono::system_clock::time_point now,
+                           const std::string& source);
+
+}  // namespace daneroll::source

@@ -1,0 +1,343 @@
+// The rollover commands: run (one tick, or --wait until stable), plan,
+// status, rotate and init. Human output by default, --json for Ansible and
+// monitoring.
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "commands.hpp"
+#include "daneroll/common/duration.hpp"
+#include "daneroll/common/error.hpp"
+#include "daneroll/crypto/certificate.hpp"
+#include "daneroll/rollover/engine.hpp"
+#include "exit_codes.hpp"
+
+namespace daneroll::cli {
+
+namespace {
+
+using rollover::Engine;
+using rollover::TickReport;
+using rollover::UnitReport;
+
+struct RolloverOptions {
+    std::string config = config::kDefaultConfigPath;
+    std::string service;
+    bool json = false;
+    bool wait = false;
+    std::string timeout = "2h";
+};
+
+std::string iso(rollover::TimePoint t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    std::ostringstream out;
+    out << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+    return out.str();
+}
+
+nlohmann::json unit_json(const UnitReport& u) {
+    nlohmann::json j{{"service", u.service},
+                     {"algorithm", u.algorithm},
+                     {"host", u.host},
+                     {"phase", rollover::to_string(u.phase)},
+                     {"done", u.done},
+                     {"planned", u.planned},
+                     {"waiting_for", u.waiting_for},
+                     {"warnings", u.warnings},
+                     {"error", u.error}};
+    j["wake_at"] = u.wake_at ? nlohmann::json(iso(*u.wake_at)) : nlohmann::json(nullptr);
+    return j;
+}
+
+void print_unit(const UnitReport& u) {
+    std::cout << u.service << "/" << u.algorithm << " (" << u.host
+              << "): " << rollover::to_string(u.phase) << '\n';
+    for (const auto& d : u.done) {
+        std::cout << "  did: " << d << '\n';
+    }
+    for (const auto& p : u.planned) {
+        std::cout << "  would: " << p << '\n';
+    }
+    if (!u.waiting_for.empty()) {
+        std::cout << "  " << u.waiting_for << '\n';
+    }
+    for (const auto& w : u.warnings) {
+        std::cout << "  warning: " << w << '\n';
+    }
+    if (!u.error.empty()) {
+        std::cout << "  ERROR: " << u.error << '\n';
+    }
+}
+
+int exit_code(const TickReport& r) {
+    const bool error = std::any_of(r.units.begin(), r.units.end(),
+                                   [](const UnitReport& u) { return !u.error.empty(); });
+    if (r.any_failed() || error) {
+        return kExitFailed;
+    }
+    return r.all_stable() ? kExitOk : kExitWaiting;
+}
+
+void print_report(const TickReport& r, bool json) {
+    if (json) {
+        nlohmann::json units = nlohmann::json::array();
+        for (const auto& u : r.units) {
+            units.push_back(unit_json(u));
+        }
+        const auto wake = r.next_wake();
+        std::cout << nlohmann::json{{"changed", r.changed()},
+                                    {"stable", r.all_stable()},
+                                    {"failed", r.any_failed()},
+                                    {"next_wake",
+                                     wake ? nlohmann::json(iso(*wake)) : nlohmann::json(nullptr)},
+                                    {"units", units}}
+                         .dump(2)
+                  << '\n';
+        return;
+    }
+    for (const auto& u : r.units) {
+        print_unit(u);
+    }
+}
+
+TickReport locked_tick(Engine& engine, const std::string& service) {
+    const auto lock = rollover::StateLock::acquire(engine.config().global.state_dir);
+    return engine.tick(false, service);
+}
+
+int run_run(const RolloverOptions& o) {
+    Engine engine(config::load_config(o.config));
+    if (!o.wait) {
+        const auto report = locked_tick(engine, o.service);
+        print_report(report, o.json);
+        return exit_code(report);
+    }
+    const auto limit = parse_duration(o.timeout);
+    if (!limit) {
+        fail(ErrorKind::Input, "--timeout '" + o.timeout + "' is not a duration");
+    }
+    const bool tty = ::isatty(STDOUT_FILENO) == 1 && !o.json;
+    const auto deadline = std::chrono::system_clock::now() + *limit;
+    TickReport report;
+    // Bounded: every round either finishes, or sleeps until the next wake-up
+    // (at most 30 s), and the whole loop ends at the deadline.
+    for (int round = 0; round < 100000; ++round) {
+        report = locked_tick(engine, o.service);
+        if (!o.json) {
+            for (const auto& u : report.units) {
+                if (!u.done.empty() || !u.error.empty() || round == 0) {
+                    if (tty) {
+                        std::cout << "\r\033[K";
+                    }
+                    print_unit(u);
+                }
+            }
+        }
+        if (report.all_stable() || report.any_failed()) {
+            break;
+        }
+        const auto now = std::chrono::system_clock::now();
+        if (now >= deadline) {
+            std::cerr << "daneroll: --timeout reached while waiting\n";
+            break;
+        }
+        auto wake = report.next_wake().value_or(now + std::chrono::seconds(5));
+        wake =
+            std::clamp(wake, now + std::chrono::milliseconds(200), now + std::chrono::seconds(30));
+        wake = std::min(wake, deadline);
+        std::string waiting;
+        for (const auto& u : report.units) {
+            if (!u.settled()) {
+                waiting = u.service + "/" + u.algorithm + ": " + u.waiting_for;
+                break;
+            }
+        }
+        if (!tty && !o.json) {
+            std::cout << "waiting: " << waiting << '\n' << std::flush;
+        }
+        while (std::chrono::system_clock::now() < wake) {
+            if (tty) {
+                const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+                    wake - std::chrono::system_clock::now());
+                std::cout << "\r\033[K  next check in " << format_duration(left) << " — " << waiting
+                          << std::flush;
+            }
+            std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(
+                std::chrono::seconds(1), wake - std::chrono::system_clock::now()));
+        }
+    }
+    if (tty) {
+        std::cout << "\r\033[K";
+    }
+    if (o.json) {
+        print_report(report, true);
+    } else {
+        std::cout << (report.all_stable()   ? "all services are stable\n"
+                      : report.any_failed() ? "a service FAILED; see 'daneroll status'\n"
+                                            : "still waiting; run again later\n");
+    }
+    return exit_code(report);
+}
+
+int run_plan(const RolloverOptions& o) {
+    Engine engine(config::load_config(o.config));
+    const auto report = engine.tick(true, o.service);
+    print_report(report, o.json);
+    return kExitOk;
+}
+
+int run_status(const RolloverOptions& o) {
+    Engine engine(config::load_config(o.config));
+    nlohmann::json units = nlohmann::json::array();
+    for (const auto& s : engine.states()) {
+        if (!o.service.empty() && s.service != o.service) {
+            continue;
+        }
+        nlohmann::json records = nlohmann::json::array();
+        for (const auto& r : s.records) {
+            records.push_back(
+                {{"record", r.record.to_string()},
+                 {"role", rollover::to_string(r.role)},
+                 {"created_by_daneroll", r.created},
+                 {"everywhere_since", r.everywhere_since ? nlohmann::json(iso(*r.everywhere_since))
+                                                         : nlohmann::json(nullptr)}});
+        }
+        nlohmann::json deployed = nullptr;
+        if (!s.deployed_chain_pem.empty()) {
+            const auto chain = parse_certificates(s.deployed_chain_pem, "state");
+            deployed = {{"subject", chain.front().subject()},
+                        {"issuer", chain.front().issuer()},
+                        {"not_after", iso(chain.front().not_after())},
+                        {"key", s.current_key ? s.current_key->id : ""}};
+        }
+        units.push_back(
+            {{"service", s.service},
+             {"algorithm", s.algorithm},
+             {"phase", rollover::to_string(s.phase)},
+             {"deployed", deployed},
+             {"next_key", s.next_key ? nlohmann::json(s.next_key->id) : nlohmann::json(nullptr)},
+             {"records", records},
+             {"waiting_for", s.waiting_for},
+             {"next_wake",
+              s.next_wake ? nlohmann::json(iso(*s.next_wake)) : nlohmann::json(nullptr)},
+             {"failure", s.failure},
+             {"rotate_requested", s.rotate_requested}});
+    }
+    if (o.json) {
+        std::cout << nlohmann::json{{"units", units}}.dump(2) << '\n';
+        return kExitOk;
+    }
+    for (const auto& u : units) {
+        std::cout << u["service"].get<std::string>() << "/" << u["algorithm"].get<std::string>()
+                  << ": " << u["phase"].get<std::string>() << '\n';
+        if (!u["deployed"].is_null()) {
+            std::cout << "  serving   " << u["deployed"]["subject"].get<std::string>() << " (key "
+                      << u["deployed"]["key"].get<std::string>() << "), expires "
+                      << u["deployed"]["not_after"].get<std::string>() << '\n';
+        }
+        if (!u["next_key"].is_null()) {
+            std::cout << "  next key  " << u["next_key"].get<std::string>() << '\n';
+        }
+        for (const auto& r : u["records"]) {
+            std::cout << "  record    " << r["record"].get<std::string>().substr(0, 24) << "… "
+                      << r["role"].get<std::string>() << ", "
+                      << (r["everywhere_since"].is_null()
+                              ? std::string("not yet everywhere")
+                              : "everywhere since " + r["everywhere_since"].get<std::string>())
+                      << '\n';
+        }
+        if (!u["waiting_for"].get<std::string>().empty()) {
+            std::cout << "  " << u["waiting_for"].get<std::string>() << '\n';
+        }
+        if (!u["failure"].get<std::string>().empty()) {
+            std::cout << "  FAILED: " << u["failure"].get<std::string>() << '\n';
+        }
+    }
+    return kExitOk;
+}
+
+int run_rotate(const RolloverOptions& o) {
+    Engine engine(config::load_config(o.config));
+    const auto lock = rollover::StateLock::acquire(engine.config().global.state_dir);
+    engine.request_rotation(o.service);
+    std::cout << "rotation of " << o.service
+              << " requested; it starts at the next 'daneroll run'\n";
+    return kExitOk;
+}
+
+int run_init(const RolloverOptions& o) {
+    Engine engine(config::load_config(o.config));
+    const auto lock = rollover::StateLock::acquire(engine.config().global.state_dir);
+    const auto units = engine.init(o.service);
+    for (const auto& u : units) {
+        if (o.json) {
+            continue;
+        }
+        std::cout << u.service << "/" << u.algorithm << ": "
+                  << (u.done.empty() ? "" : u.done.front()) << '\n';
+    }
+    if (o.json) {
+        nlohmann::json j = nlohmann::json::array();
+        for (const auto& u : units) {
+            j.push_back(unit_json(u));
+        }
+        std::cout << j.dump(2) << '\n';
+    } else {
+        std::cout << "now run 'daneroll run' to publish the records and the next key\n";
+    }
+    return kExitOk;
+}
+
+void common_options(CLI::App& cmd, RolloverOptions& o, bool service_required) {
+    cmd.add_option("-c,--config", o.config, "The configuration file")
+        ->default_val(config::kDefaultConfigPath);
+    auto* s = cmd.add_option(service_required ? "service" : "--service", o.service,
+                             service_required ? "The service" : "Only this service");
+    if (service_required) {
+        s->required();
+    }
+    cmd.add_flag("--json", o.json, "Print JSON");
+}
+
+}  // namespace
+
+void add_rollover_commands(CLI::App& app, Action& action) {
+    auto run = std::make_shared<RolloverOptions>();
+    auto* r =
+        app.add_subcommand("run", "One tick: do what is safe now for every service, then exit");
+    common_options(*r, *run, false);
+    r->add_flag("--wait", run->wait, "Keep ticking until every service is stable");
+    r->add_option("--timeout", run->timeout, "With --wait: give up after this long (e.g. 30m)")
+        ->default_val("2h");
+    r->callback([&action, run] { action = [run] { return run_run(*run); }; });
+
+    auto plan = std::make_shared<RolloverOptions>();
+    auto* p = app.add_subcommand("plan", "Show what the next tick would do, changing nothing");
+    common_options(*p, *plan, false);
+    p->callback([&action, plan] { action = [plan] { return run_plan(*plan); }; });
+
+    auto status = std::make_shared<RolloverOptions>();
+    auto* s = app.add_subcommand("status", "Show every service's phase, certificate and records");
+    common_options(*s, *status, false);
+    s->callback([&action, status] { action = [status] { return run_status(*status); }; });
+
+    auto rotate = std::make_shared<RolloverOptions>();
+    auto* ro = app.add_subcommand("rotate", "Start a rollover of SERVICE at the next tick");
+    common_options(*ro, *rotate, true);
+    ro->callback([&action, rotate] { action = [rotate] { return run_rotate(*rotate); }; });
+
+    auto init = std::make_shared<RolloverOptions>();
+    auto* i = app.add_subcommand("init", "Adopt the key and certificate the MTA serves today");
+    common_options(*i, *init, false);
+    i->callback([&action, init] { action = [init] { return run_init(*init); }; });
+}
+
+}  // namespace daneroll::cli

@@ -1,0 +1,368 @@
+#include "daneroll/rollover/decide.hpp"
+
+#include <algorithm>
+
+#include "daneroll/common/bytes.hpp"
+#include "daneroll/common/duration.hpp"
+#include "daneroll/common/error.hpp"
+#include "daneroll/crypto/certificate.hpp"
+#include "daneroll/rollover/safety.hpp"
+#include "daneroll/tlsa/compute.hpp"
+
+namespace daneroll::rollover {
+
+namespace {
+
+using std::chrono::seconds;
+
+struct Desired {
+    TlsaRecord record;
+    RecordRole role;
+};
+
+TlsaRecord ee_record(const KeyInfo& key) {
+    return TlsaRecord{tlsa::kDaneEe, tlsa::kSelectorSpki, tlsa::kMatchSha256,
+                      from_hex(key.spki_sha256)};
+}
+
+std::optional<TlsaRecord> leaf_record(const std::string& chain_pem) {
+    try {
+        const auto chain = parse_certificates(chain_pem, "chain");
+        return tlsa_from_spki(tlsa::kDaneEe, chain.front().spki_der(), tlsa::kMatchSha256);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+std::optional<TimePoint> leaf_not_after(const std::string& chain_pem) {
+    try {
+        return parse_certificates(chain_pem, "chain").front().not_after();
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+// The records this unit wants published now.
+std::vector<Desired> desired_records(const UnitState& s, const Inputs& in) {
+    std::vector<Desired> out;
+    auto add = [&](const TlsaRecord& r, RecordRole role) {
+        if (std::none_of(out.begin(), out.end(), [&](const Desired& d) { return d.record == r; })) {
+            out.push_back({r, role});
+        }
+    };
+    if (s.current_key) {
+        add(ee_record(*s.current_key), RecordRole::Current);
+    }
+    if (in.policy.scheme == config::Scheme::CurrentNext && s.next_key) {
+        add(ee_record(*s.next_key), RecordRole::Next);
+    }
+    if (in.policy.scheme == config::Scheme::CurrentIssuer) {
+        for (const auto& r : in.policy.issuers) {
+            add(r, RecordRole::Issuer);
+        }
+    }
+    if (!s.staged_chain_pem.empty()) {
+        // A staged chain no wanted record covers (an issuer outside the set,
+        // a key certbot changed): publish its own 3 1 1 and let the deploy
+        // rule make it wait.
+        const bool covered = std::any_of(out.begin(), out.end(), [&](const Desired& d) {
+            return chain_matches(s.staged_chain_pem, d.record, in.policy.host, in.now);
+        });
+        if (!covered) {
+            if (auto r = leaf_record(s.staged_chain_pem)) {
+                add(*r, RecordRole::Staged);
+            }
+        }
+    }
+    return out;
+}
+
+bool in_rrset(const Inputs& in, const TlsaRecord& r) {
+    return std::find(in.dns.rrset_at_primary.begin(), in.dns.rrset_at_primary.end(), r) !=
+           in.dns.rrset_at_primary.end();
+}
+
+// Builds the Publish action that brings the owned records to `wanted`, if
+// one is needed, and drops records we track but neither want nor created.
+std::optional<Action> publish_action(UnitState& s, const std::vector<Desired>& wanted,
+                                     const Inputs& in, std::vector<std::string>& warnings) {
+    Action a;
+    a.type = ActionType::Publish;
+    for (const auto& d : wanted) {
+        OwnedRecord* o = s.find(d.record);
+        if (o != nullptr) {
+            o->role = d.role;
+        }
+        const bool published = o != nullptr && o->published_at.has_value();
+        // Re-publish a record someone removed behind our back.
+        const bool missing = in.dns.complete && !in_rrset(in, d.record);
+        if (!published || missing) {
+            a.add.push_back(d.record);
+            a.add_roles.push_back(d.role);
+        }
+    }
+    std::vector<TlsaRecord> unwanted;
+    for (const auto& o : s.records) {
+        const bool want = std::any_of(wanted.begin(), wanted.end(),
+                                      [&](const Desired& d) { return d.record == o.record; });
+        if (!want) {
+            unwanted.push_back(o.record);
+        }
+    }
+    for (const auto& r : unwanted) {
+        const OwnedRecord* o = s.find(r);
+        auto peer_has = [&](auto member) {
+            return std::any_of(in.peers.begin(), in.peers.end(), [&](const PeerUnit& u) {
+                const auto& list = u.*member;
+                return std::find(list.begin(), list.end(), r) != list.end();
+            });
+        };
+        if (peer_has(&PeerUnit::wanted)) {
+            // Another unit of this agent at the same owner (the other key
+            // type, or a service sharing the MX name) still wants it: keep
+            // tracking it, so whoever created it can retire it later.
+            continue;
+        }
+        // This agent created it if this unit or a peer unit did.
+        if (!o->created && !peer_has(&PeerUnit::created)) {
+            // Not ours to delete: stop relying on it, leave it in DNS.
+            std::string why;
+            if (retire_allowed({r}, s, in, why)) {
+                s.records.erase(std::find_if(s.records.begin(), s.records.end(),
+                                             [&](const OwnedRecord& x) { return x.record == r; }));
+            }
+            continue;
+        }
+        std::string why;
+        if (retire_allowed({r}, s, in, why)) {
+            a.remove.push_back(r);
+        } else {
+            warnings.push_back("keeping " + r.short_string() + ": " + why);
+        }
+    }
+    // Removing several at once must also be safe as a whole.
+    std::string why;
+    if (a.remove.size() > 1 && !retire_allowed(a.remove, s, in, why)) {
+        warnings.push_back("retiring one record at a time: " + why);
+        a.remove.resize(1);
+    }
+    const std::size_t after = in.dns.rrset_at_primary.size() + a.add.size() - a.remove.size();
+    if (!a.add.empty() && after > in.policy.max_records) {
+        warnings.push_back("the TLSA RRset will hold " + std::to_string(after) +
+                           " records, more than " + std::to_string(in.policy.max_records) +
+                           "; some large receivers stop evaluating beyond about that");
+    }
+    if (a.add.empty() && a.remove.empty()) {
+        return std::nullopt;
+    }
+    a.reason = "bring the TLSA RRset to what this unit needs";
+    return a;
+}
+
+seconds poll_interval(const Policy& p) {
+    // While a record propagates there is no known end: look again soon, but
+    // not more than every second nor less than every 30 s.
+    return std::clamp(seconds(p.ttl / 4), seconds(1), seconds(30));
+}
+
+std::string describe_wait(TimePoint until, TimePoint now) {
+    const auto left = std::chrono::duration_cast<seconds>(until - now);
+    return format_duration(std::max(left, seconds(0))) + " more";
+}
+
+void set_phase(UnitState& s, Phase p, TimePoint now, const std::string& why) {
+    if (s.phase != p) {
+        s.note(now,
+               std::string(to_string(s.phase)) + " -> " + std::string(to_string(p)) + ": " + why);
+        s.phase = p;
+    }
+}
+
+// Why the current chain should be replaced now, or "" if it need not be.
+std::string rollover_trigger(const UnitState& s, const Inputs& in,
+                             std::optional<TimePoint>& next_trigger) {
+    if (s.rotate_requested) {
+        return "the operator asked for a rotation";
+    }
+    if (const auto expiry = leaf_not_after(s.deployed_chain_pem)) {
+        const TimePoint due = *expiry - in.policy.renew_before;
+        if (due <= in.now) {
+            return "the certificate expires within " + format_duration(in.policy.renew_before);
+        }
+        next_trigger = due;
+    }
+    if (s.current_key) {
+        const TimePoint due = s.current_key->created + in.policy.rotation_period;
+        if (due <= in.now) {
+            return "the key is older than " + format_duration(in.policy.rotation_period);
+        }
+        if (!next_trigger || due < *next_trigger) {
+            next_trigger = due;
+        }
+    }
+    return "";
+}
+
+}  // namespace
+
+std::string_view to_string(ActionType t) {
+    switch (t) {
+        case ActionType::GenerateNextKey:
+            return "generate-next-key";
+        case ActionType::Publish:
+            return "publish";
+        case ActionType::Issue:
+            return "issue";
+        case ActionType::Deploy:
+            return "deploy";
+    }
+    return "?";
+}
+
+UnitState absorb(UnitState s, const Inputs& in) {
+    for (auto& o : s.records) {
+        const bool everywhere = in.dns.complete && in.dns.everywhere.count(o.record) != 0;
+        if (everywhere) {
+            if (!o.everywhere_since) {
+                o.everywhere_since = in.now;
+            }
+        } else {
+            o.everywhere_since.reset();  // one server lost it: the clock starts again
+        }
+        o.max_ttl_seen = std::max(o.max_ttl_seen, in.dns.max_ttl);
+        if (o.new_owner) {
+            o.negative_ttl_seen = std::max(o.negative_ttl_seen, in.dns.negative_ttl);
+        }
+    }
+    s.last_tick = in.now;
+    return s;
+}
+
+Plan decide(const UnitState& state, const Inputs& in) {
+    Plan p;
+    p.state = absorb(state, in);
+    UnitState& s = p.state;
+    const TimePoint now = in.now;
+
+    if (s.phase == Phase::Unmanaged) {
+        p.waiting_for = "not managed yet: run 'daneroll init'";
+        return p;
+    }
+    if (s.phase == Phase::Failed) {
+        if (!s.rotate_requested) {
+            p.waiting_for = "failed: " + s.failure + " (fix it, then run 'daneroll rotate')";
+            return p;
+        }
+        s.failure.clear();
+        set_phase(s, Phase::Stable, now, "the operator asked to try again");
+    }
+    if (!in.dns.complete) {
+        p.warnings.insert(p.warnings.end(), in.dns.problems.begin(), in.dns.problems.end());
+    }
+
+    // Up to a few pure transitions per decision (e.g. Stable -> Issuing);
+    // each loop either returns or changes the phase, so it is bounded.
+    for (int step = 0; step < 8; ++step) {
+        if (!s.next_key &&
+            (in.policy.scheme == config::Scheme::CurrentNext || s.phase == Phase::Issuing)) {
+            p.actions.push_back(
+                {ActionType::GenerateNextKey, {}, {}, {}, "a key for the next certificate"});
+            return p;
+        }
+        const auto wanted = desired_records(s, in);
+        if (auto publish = publish_action(s, wanted, in, p.warnings)) {
+            p.actions.push_back(std::move(*publish));
+            return p;
+        }
+
+        switch (s.phase) {
+            case Phase::Stable: {
+                if (!in.delivered_chain_pem.empty() &&
+                    in.delivered_chain_pem != s.deployed_chain_pem) {
+                    s.staged_chain_pem = in.delivered_chain_pem;
+                    s.staged_key_id = in.delivered_key_id;
+                    s.staged_at = now;
+                    set_phase(s, Phase::AwaitingPropagation, now, "a new chain was handed over");
+                    continue;
+                }
+                std::optional<TimePoint> next_trigger;
+                const std::string trigger = rollover_trigger(s, in, next_trigger);
+                if (trigger.empty()) {
+                    p.wake_at = next_trigger;
+                    p.waiting_for = next_trigger ? "stable; next rollover due in " +
+                                                       describe_wait(*next_trigger, now)
+                                                 : "stable";
+                    return p;
+                }
+                if (!in.policy.source_can_issue) {
+                    p.waiting_for = "due (" + trigger +
+                                    "); waiting for the certificate source "
+                                    "to hand over a renewed chain";
+                    p.wake_at = now + poll_interval(in.policy);
+                    return p;
+                }
+                set_phase(s, Phase::Issuing, now, trigger);
+                continue;
+            }
+            case Phase::Issuing:
+                p.actions.push_back(
+                    {ActionType::Issue, {}, {}, {}, "a certificate for the next key"});
+                return p;
+            case Phase::AwaitingPropagation: {
+                if (s.staged_chain_pem.empty()) {
+                    set_phase(s, Phase::Stable, now, "nothing staged");
+                    continue;
+                }
+                const DeployVerdict v = deploy_allowed(s.staged_chain_pem, s, in);
+                if (v.allowed) {
+                    set_phase(s, Phase::Deploying, now, v.reason);
+                    continue;
+                }
+                if (v.ready_at) {
+                    p.wake_at = v.ready_at;
+                    p.waiting_for = "waiting " + describe_wait(*v.ready_at, now) +
+                                    " for 2 x TTL before deploying";
+                } else {
+                    p.wake_at = now + poll_interval(in.policy);
+                    p.waiting_for = v.reason;
+                    // Name the servers that lack a record this chain could use.
+                    for (const auto& [rec, gaps] : in.dns.gaps) {
+                        if (s.find(rec) == nullptr ||
+                            !chain_matches(s.staged_chain_pem, rec, in.policy.host, now)) {
+                            continue;
+                        }
+                        for (const auto& g : gaps) {
+                            p.waiting_for += "; " + g;
+                        }
+                    }
+                }
+                return p;
+            }
+            case Phase::Deploying: {
+                const bool already_installed =
+                    !in.installed_chain_pem.empty() && in.installed_chain_pem == s.staged_chain_pem;
+                if (!already_installed && !deploy_allowed(s.staged_chain_pem, s, in).allowed) {
+                    // The rule held when we chose to deploy but not any more
+                    // (a server lost the record): wait again.
+                    set_phase(s, Phase::AwaitingPropagation, now,
+                              "the deploy rule no longer holds");
+                    continue;
+                }
+                p.actions.push_back({ActionType::Deploy, {}, {}, {}, "install the staged chain"});
+                return p;
+            }
+            case Phase::Retiring:
+                // publish_action found nothing left to add or remove.
+                set_phase(s, Phase::Stable, now, "old records retired");
+                s.rotate_requested = false;
+                continue;
+            case Phase::Unmanaged:
+            case Phase::Failed:
+                return p;
+        }
+    }
+    p.warnings.emplace_back("decide() did not settle; this is a bug");
+    return p;
+}
+
+}  // namespace daneroll::rollover

@@ -1,0 +1,655 @@
+#include "daneroll/rollover/engine.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "daneroll/common/bytes.hpp"
+#include "daneroll/common/error.hpp"
+#include "daneroll/crypto/digest.hpp"
+#include "daneroll/dns/servers.hpp"
+#include "daneroll/dns/update.hpp"
+#include "daneroll/mta/installer.hpp"
+#include "daneroll/rollover/safety.hpp"
+#include "daneroll/smtp/probe.hpp"
+#include "daneroll/source/certificate_source.hpp"
+#include "daneroll/tlsa/compute.hpp"
+
+namespace daneroll::rollover {
+
+namespace {
+
+constexpr int kMaxActionsPerTick = 16;
+constexpr std::chrono::seconds kSignatureMargin{60};
+
+std::string key_id(const Bytes& spki) {
+    return to_hex(sha256(spki)).substr(0, 16);
+}
+
+KeyInfo key_info(const PrivateKey& key, const std::string& file, TimePoint created) {
+    const Bytes spki = key.spki_der();
+    return KeyInfo{key_id(spki), file, created, to_hex(sha256(spki))};
+}
+
+std::string record_list(const std::vector<TlsaRecord>& records) {
+    std::string out;
+    for (const auto& r : records) {
+        out += (out.empty() ? "" : ", ") + r.short_string();
+    }
+    return out;
+}
+
+}  // namespace
+
+void crash_point(const char* point) {
+    const char* want = std::getenv("DANEROLL_CRASH_AT");
+    if (want != nullptr && std::strcmp(want, point) == 0) {
+        ::kill(::getpid(), SIGKILL);
+    }
+}
+
+struct Engine::ZoneContext {
+    dns::Resolver resolver;
+    std::vector<dns::Server> servers;
+    dns::Server primary;
+    std::vector<std::string> dnskeys;
+    dns::Security security = dns::Security::Indeterminate;
+};
+
+bool TickReport::changed() const {
+    return std::any_of(units.begin(), units.end(),
+                       [](const UnitReport& u) { return !u.done.empty(); });
+}
+
+bool TickReport::all_stable() const {
+    return std::all_of(units.begin(), units.end(), [](const UnitReport& u) {
+        return u.phase == Phase::Stable && u.error.empty() && u.planned.empty() &&
+               u.waiting_for.rfind("stable", 0) == 0;
+    });
+}
+
+bool TickReport::any_failed() const {
+    return std::any_of(units.begin(), units.end(),
+                       [](const UnitReport& u) { return u.phase == Phase::Failed; });
+}
+
+std::optional<TimePoint> TickReport::next_wake() const {
+    std::optional<TimePoint> out;
+    for (const auto& u : units) {
+        if (u.wake_at && (!out || *u.wake_at < *out)) {
+            out = u.wake_at;
+        }
+    }
+    return out;
+}
+
+Engine::Engine(config::Config config)
+    : config_(std::move(config)), store_(config_.global.state_dir) {}
+
+Engine::~Engine() = default;
+
+std::vector<Engine::Unit> Engine::units(const std::string& only) const {
+    std::vector<Unit> out;
+    for (const auto& s : config_.services) {
+        if (!only.empty() && s.id != only) {
+            continue;
+        }
+        for (const auto alg : s.algorithms) {
+            out.push_back({&s, alg});
+        }
+    }
+    if (!only.empty() && out.empty()) {
+        fail(ErrorKind::Input, "no service '" + only + "' in " + config_.file.string());
+    }
+    return out;
+}
+
+Engine::ZoneContext& Engine::zone_context(const config::Zone& zone) {
+    auto it = zones_.find(zone.name);
+    if (it != zones_.end()) {
+        return *it->second;
+    }
+    dns::Resolver resolver = dns::make_resolver(config_.global);
+    auto servers = dns::authoritative_servers(zone, resolver);
+    dns::Server primary = dns::update_server(zone, resolver);
+    // The primary's RRset is what UPDATE prerequisites are checked
+    // against, and it serves the zone too: it is always observed.
+    if (std::none_of(servers.begin(), servers.end(), [&](const dns::Server& s) {
+            return s.address == primary.address && s.port == primary.port;
+        })) {
+        servers.insert(servers.begin(), primary);
+    }
+    auto [keys, security] = resolver.dnskeys(zone.name);
+    auto ctx = std::make_unique<ZoneContext>(
+        ZoneContext{std::move(resolver), std::move(servers), primary, std::move(keys), security});
+    return *zones_.emplace(zone.name, std::move(ctx)).first->second;
+}
+
+Policy Engine::policy_for(const Unit& unit) const {
+    const auto& s = *unit.service;
+    Policy p;
+    p.scheme = s.scheme;
+    p.host = s.host;
+    p.ttl = s.ttl;
+    p.rotation_period = s.rotation_period;
+    p.renew_before = s.renew_before;
+    if (auto it = s.issuers.find(unit.algorithm); it != s.issuers.end()) {
+        p.issuers = it->second;
+    }
+    p.max_records = config_.global.max_tlsa_records;
+    p.source_can_issue = s.source.type != config::SourceType::Certbot;
+    return p;
+}
+
+Inputs Engine::observe(const Unit& unit, const UnitState& state) {
+    Inputs in;
+    in.now = std::chrono::system_clock::now();
+    in.policy = policy_for(unit);
+    const auto& svc = *unit.service;
+    const std::string owner = svc.tlsa_owner();
+    ZoneContext& z = zone_context(config_.zone_of(svc));
+    const auto view =
+        dns::observe_zone(z.resolver.server().address.empty() ? "" : svc.zone, z.servers, {owner},
+                          z.dnskeys, in.now, z.resolver.options());
+
+    DnsObservation& d = in.dns;
+    d.max_ttl = view.max_ttl(owner);
+    d.negative_ttl = view.max_negative_ttl();
+    // Signatures must outlive the longest wait ahead of us.
+    const std::uint32_t longest = std::max({in.policy.ttl, d.max_ttl, d.negative_ttl});
+    const TimePoint horizon = in.now + std::chrono::seconds(2LL * longest) + kSignatureMargin;
+    d.complete = view.dnskeys_available;
+    if (z.security != dns::Security::Secure) {
+        d.problems.push_back("the validating resolver " + z.resolver.server().label() +
+                             " says the zone " + svc.zone + " is " + dns::to_string(z.security) +
+                             ": DANE is not in effect");
+    }
+    d.owner_empty_somewhere = false;
+    std::vector<TlsaRecord> seen;
+    for (const auto& sv : view.servers) {
+        const auto it = sv.owners.find(owner);
+        if (!sv.error.empty() || it == sv.owners.end() || !it->second.answered()) {
+            d.complete = false;
+            d.problems.push_back(
+                sv.server.label() + ": " +
+                (sv.error.empty()
+                     ? (it == sv.owners.end() ? std::string("no answer") : it->second.error)
+                     : sv.error));
+            continue;
+        }
+        const auto& r = it->second;
+        if (r.records.empty()) {
+            d.owner_empty_somewhere = true;
+        }
+        seen.insert(seen.end(), r.records.begin(), r.records.end());
+        if (sv.server.address == z.primary.address && sv.server.port == z.primary.port) {
+            d.rrset_at_primary = r.records;
+        }
+    }
+    for (const auto& o : state.records) {
+        seen.push_back(o.record);
+    }
+    for (const auto& r : seen) {
+        if (view.served_everywhere(owner, r, horizon)) {
+            d.everywhere.insert(r);
+        } else {
+            d.gaps[r] = view.gaps(owner, r, horizon);
+        }
+    }
+    try {
+        if (auto installed = mta::Installer(svc, unit.algorithm).read_installed()) {
+            in.installed_chain_pem = installed->chain_pem;
+        }
+    } catch (const Error& e) {
+        d.problems.push_back(std::string("cannot read the MTA's files: ") + e.what());
+    }
+    in.peers = peers_of(unit, in.now);
+    return in;
+}
+
+std::vector<PeerUnit> Engine::peers_of(const Unit& unit, TimePoint now) const {
+    std::vector<PeerUnit> out;
+    const std::string owner = unit.service->tlsa_owner();
+    for (const auto& other : units("")) {
+        if ((other.service == unit.service && other.algorithm == unit.algorithm) ||
+            other.service->tlsa_owner() != owner) {
+            continue;
+        }
+        const std::string alg(key_algorithm_name(other.algorithm));
+        const UnitState st = store_.load(other.service->id, alg);
+        PeerUnit peer;
+        peer.name = other.service->id + "/" + alg;
+        const Policy policy = policy_for(other);
+        for (const auto& o : st.records) {
+            // What the peer wants: its current/next/staged records (their
+            // roles are kept up to date by its own decide) and its issuers.
+            if (o.role != RecordRole::Issuer) {
+                peer.wanted.push_back(o.record);
+            }
+            if (o.created) {
+                peer.created.push_back(o.record);
+            }
+            const auto ready = ready_at(o, policy);
+            if (ready && *ready <= now) {
+                peer.established.push_back(o.record);
+            }
+        }
+        if (st.phase != Phase::Unmanaged && policy.scheme == config::Scheme::CurrentIssuer) {
+            peer.wanted.insert(peer.wanted.end(), policy.issuers.begin(), policy.issuers.end());
+        }
+        auto add_chain = [&](const std::string& pem) {
+            if (!pem.empty() &&
+                std::find(peer.chains.begin(), peer.chains.end(), pem) == peer.chains.end()) {
+                peer.chains.push_back(pem);
+            }
+        };
+        add_chain(st.deployed_chain_pem);
+        if (st.phase == Phase::Deploying) {
+            add_chain(st.staged_chain_pem);
+        }
+        try {
+            if (auto installed = mta::Installer(*other.service, other.algorithm).read_installed()) {
+                add_chain(installed->chain_pem);
+            }
+        } catch (const Error&) {
+            // Its own tick reports unreadable files.
+        }
+        out.push_back(std::move(peer));
+    }
+    return out;
+}
+
+void Engine::generate_next_key(const Unit& unit, UnitState& state, const Inputs& in) {
+    const PrivateKey key = PrivateKey::generate(unit.algorithm);
+    const auto dir = store_.key_dir(state.service, state.algorithm);
+    ensure_private_directory(dir);
+    const std::string id = key_id(key.spki_der());
+    const auto file = dir / (id + ".key");
+    save_private_key(key, file, Overwrite::No);
+    crash_point("after-keygen");
+    state.next_key = key_info(key, file.string(), in.now);
+    state.note(in.now, "generated next key " + id + " (" + key.description() + ")");
+    store_.save(state);
+}
+
+void Engine::publish(const Unit& unit, UnitState& state, const Inputs& in, const Action& a) {
+    const auto& svc = *unit.service;
+    // The retire rule, asked again right before acting.
+    std::string why;
+    if (!a.remove.empty() && !retire_allowed(a.remove, state, in, why)) {
+        fail(ErrorKind::Safety, "refusing to retire " + record_list(a.remove) + ": " + why);
+    }
+    // Record the intent first: after a crash between the UPDATE and the
+    // next save, the record is known to be ours.
+    for (std::size_t i = 0; i < a.add.size(); ++i) {
+        if (state.find(a.add[i]) != nullptr) {
+            continue;
+        }
+        OwnedRecord o;
+        o.record = a.add[i];
+        o.role = a.add_roles[i];
+        const auto& rr = in.dns.rrset_at_primary;
+        o.created = std::find(rr.begin(), rr.end(), a.add[i]) == rr.end();
+        o.new_owner = rr.empty() || in.dns.owner_empty_somewhere;
+        o.max_ttl_seen = std::max(svc.ttl, in.dns.max_ttl);
+        o.negative_ttl_seen = in.dns.negative_ttl;
+        state.records.push_back(std::move(o));
+    }
+    store_.save(state);
+    crash_point("before-update");
+
+    ZoneContext& z = zone_context(config_.zone_of(svc));
+    dns::TlsaChange change{svc.zone, svc.tlsa_owner(), svc.ttl, a.add, a.remove};
+    const auto outcome =
+        dns::update_tlsa(z.primary, dns::credentials_for(config_, config_.zone_of(svc)), change,
+                         z.resolver.options());
+    crash_point("after-update");
+    for (const auto& r : a.add) {
+        if (OwnedRecord* o = state.find(r)) {
+            o->published_at = in.now;
+        }
+    }
+    for (const auto& r : a.remove) {
+        state.records.erase(std::remove_if(state.records.begin(), state.records.end(),
+                                           [&](const OwnedRecord& o) { return o.record == r; }),
+                            state.records.end());
+    }
+    std::string what;
+    if (!a.add.empty()) {
+        what += "published " + record_list(a.add);
+    }
+    if (!a.remove.empty()) {
+        what += std::string(what.empty() ? "" : "; ") + "retired " + record_list(a.remove);
+    }
+    state.note(in.now, what + (outcome.changed ? "" : " (no change needed)"));
+    store_.save(state);
+}
+
+void Engine::issue(const Unit& unit, UnitState& state, const Inputs& in) {
+    const auto& svc = *unit.service;
+    if (!state.next_key) {
+        fail(ErrorKind::Internal, "issue without a next key");
+    }
+    const PrivateKey key = PrivateKey::load_file(state.next_key->file);
+    auto source = source::make_source(config_, svc);
+    source::IssueRequest req;
+    req.service = svc.id;
+    req.algorithm = unit.algorithm;
+    req.names = svc.names;
+    req.key = &key;
+    req.work_dir = store_.work_dir(state.service, state.algorithm);
+    const auto chain = source->issue(req);
+    source::validate_issued_chain(
+        chain, key, svc.host, std::chrono::system_clock::now(),
+        "the " + std::string(config::to_string(svc.source.type)) + " certificate source");
+    crash_point("after-issue");
+    state.staged_chain_pem = chain_to_pem(chain);
+    state.staged_key_id = state.next_key->id;
+    state.staged_at = in.now;
+    state.note(in.now, "staged a chain for key " + state.staged_key_id + " (" +
+                           chain.front().subject() + ", issued by " + chain.front().issuer() + ")");
+    state.phase = Phase::AwaitingPropagation;
+    store_.save(state);
+}
+
+void Engine::deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitReport& report) {
+    const auto& svc = *unit.service;
+    const bool already_installed = in.installed_chain_pem == state.staged_chain_pem;
+    // The deploy rule, asked again right before acting.
+    if (!already_installed) {
+        const auto verdict = deploy_allowed(state.staged_chain_pem, state, in);
+        if (!verdict.allowed) {
+            fail(ErrorKind::Safety, "refusing to deploy: " + verdict.reason);
+        }
+    }
+    const KeyInfo* info = nullptr;
+    if (state.next_key && state.next_key->id == state.staged_key_id) {
+        info = &*state.next_key;
+    } else if (state.current_key && state.current_key->id == state.staged_key_id) {
+        info = &*state.current_key;
+    } else {
+        fail(ErrorKind::Internal,
+             "the key " + state.staged_key_id + " of the staged chain is gone");
+    }
+    const KeyInfo staged_key = *info;
+    const PrivateKey key = PrivateKey::load_file(staged_key.file);
+    const auto chain = parse_certificates(state.staged_chain_pem, "staged chain");
+    mta::Installer installer(svc, unit.algorithm);
+    state.phase = Phase::Deploying;
+    store_.save(state);
+    crash_point("before-install");
+    installer.install(key, chain);
+    crash_point("after-install");
+
+    std::string failure;
+    try {
+        installer.reload();
+    } catch (const Error& e) {
+        failure = e.what();
+    }
+    crash_point("after-reload");
+    if (failure.empty()) {
+        failure = [&]() -> std::string {
+            ZoneContext& z = zone_context(config_.zone_of(svc));
+            smtp::ProbeRequest req;
+            req.host = svc.host;
+            req.port = svc.port;
+            req.addresses =
+                svc.probe.addresses.empty() ? z.resolver.addresses(svc.host) : svc.probe.addresses;
+            req.ehlo_name = svc.probe.ehlo_name;
+            req.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(svc.probe.timeout);
+            req.records = in.dns.rrset_at_primary;
+            req.key_preference =
+                is_rsa(unit.algorithm) ? smtp::KeyPreference::Rsa : smtp::KeyPreference::Ecdsa;
+            const std::string want = to_hex(sha256(chain.front().spki_der()));
+            std::string last;
+            // The reload takes effect as the MTA's processes restart: give it
+            // a few seconds (bounded) to present the new chain everywhere.
+            for (int attempt = 0; attempt < 20; ++attempt) {
+                const auto r = smtp::probe(req);
+                last.clear();
+                for (const auto& a : r.results) {
+                    if (!a.verified()) {
+                        last += (last.empty() ? "" : "; ") + a.address + ": " + a.reason;
+                    } else if (a.leaf_spki_sha256 != want) {
+                        last += (last.empty() ? "" : "; ") + a.address +
+                                ": still presents the previous certificate";
+                    }
+                }
+                if (last.empty() && !r.results.empty()) {
+                    report.done.push_back("probe: " + std::to_string(r.results.size()) +
+                                          " address(es) present the new chain, DANE-verified");
+                    return "";
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            }
+            return "the probe after the reload failed: " + last;
+        }();
+    }
+    if (!failure.empty()) {
+        // Roll back: the previous chain still matches its records, which
+        // the retire rule kept published.
+        std::string rollback = "rolled back to the previous certificate";
+        try {
+            if (!installer.restore_backup()) {
+                rollback = "NO BACKUP to roll back to";
+            }
+            installer.reload();
+        } catch (const Error& e) {
+            rollback = std::string("ROLLBACK FAILED: ") + e.what();
+        }
+        state.phase = Phase::Failed;
+        state.failure = failure + "; " + rollback;
+        state.staged_chain_pem.clear();
+        state.staged_key_id.clear();
+        state.note(in.now, "deploy failed: " + state.failure);
+        store_.save(state);
+        fail(ErrorKind::Io,
+             "deploy of " + svc.id + "/" + state.algorithm + " failed: " + state.failure);
+    }
+    crash_point("after-probe");
+    state.deployed_chain_pem = state.staged_chain_pem;
+    state.deployed_at = in.now;
+    state.current_key = staged_key;
+    if (state.next_key && state.next_key->id == staged_key.id) {
+        state.next_key.reset();
+    }
+    state.staged_chain_pem.clear();
+    state.staged_key_id.clear();
+    state.rotate_requested = false;
+    state.phase = Phase::Retiring;
+    state.note(in.now, "deployed the chain for key " + staged_key.id + " and verified it");
+    store_.save(state);
+}
+
+void Engine::execute(const Unit& unit, UnitState& state, const Inputs& in, const Action& a,
+                     UnitReport& report) {
+    switch (a.type) {
+        case ActionType::GenerateNextKey:
+            generate_next_key(unit, state, in);
+            report.done.push_back("generated the next key " + state.next_key->id);
+            return;
+        case ActionType::Publish:
+            publish(unit, state, in, a);
+            report.done.push_back(
+                (a.add.empty() ? std::string() : "published " + record_list(a.add)) +
+                (a.add.empty() || a.remove.empty() ? "" : "; ") +
+                (a.remove.empty() ? std::string() : "retired " + record_list(a.remove)));
+            return;
+        case ActionType::Issue:
+            issue(unit, state, in);
+            report.done.push_back("obtained a certificate for key " + state.staged_key_id);
+            return;
+        case ActionType::Deploy:
+            deploy(unit, state, in, report);
+            report.done.push_back("deployed the new certificate");
+            return;
+    }
+}
+
+UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
+    UnitReport report;
+    report.service = unit.service->id;
+    report.algorithm = std::string(key_algorithm_name(unit.algorithm));
+    report.host = unit.service->host;
+    UnitState state = store_.load(report.service, report.algorithm);
+    for (int i = 0; i < kMaxActionsPerTick; ++i) {
+        const Inputs in = observe(unit, state);
+        Plan plan = decide(state, in);
+        report.warnings = plan.warnings;
+        report.waiting_for = plan.waiting_for;
+        report.wake_at = plan.wake_at;
+        if (dry_run) {
+            for (const auto& a : plan.actions) {
+                report.planned.push_back(
+                    std::string(to_string(a.type)) + ": " + a.reason +
+                    (a.add.empty() ? "" : " (+" + record_list(a.add) + ")") +
+                    (a.remove.empty() ? "" : " (-" + record_list(a.remove) + ")"));
+            }
+            report.phase = plan.state.phase;
+            return report;
+        }
+        state = std::move(plan.state);
+        state.next_wake = plan.wake_at;
+        state.waiting_for = plan.waiting_for;
+        store_.save(state);
+        report.phase = state.phase;
+        if (plan.actions.empty()) {
+            return report;
+        }
+        try {
+            execute(unit, state, in, plan.actions.front(), report);
+        } catch (const Error& e) {
+            report.error = e.what();
+            report.phase = state.phase;
+            // A failed issuance or UPDATE is retried at the next tick; try
+            // again in a little while rather than at once.
+            state.next_wake =
+                in.now + std::chrono::seconds(std::clamp<long>(unit.service->ttl, 5, 300));
+            state.waiting_for = std::string("retrying after: ") + e.what();
+            store_.save(state);
+            report.wake_at = state.next_wake;
+            report.waiting_for = state.waiting_for;
+            return report;
+        }
+        report.phase = state.phase;
+    }
+    report.warnings.emplace_back("stopped after " + std::to_string(kMaxActionsPerTick) +
+                                 " actions in one tick; continuing at the next");
+    return report;
+}
+
+TickReport Engine::tick(bool dry_run, const std::string& service) {
+    zones_.clear();
+    TickReport report;
+    for (const auto& unit : units(service)) {
+        try {
+            report.units.push_back(run_unit(unit, dry_run));
+        } catch (const Error& e) {
+            UnitReport r;
+            r.service = unit.service->id;
+            r.algorithm = std::string(key_algorithm_name(unit.algorithm));
+            r.host = unit.service->host;
+            r.phase = store_.load(r.service, r.algorithm).phase;
+            r.error = e.what();
+            report.units.push_back(std::move(r));
+        }
+    }
+    return report;
+}
+
+std::vector<UnitReport> Engine::init(const std::string& service) {
+    std::vector<UnitReport> out;
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& unit : units(service)) {
+        UnitReport r;
+        r.service = unit.service->id;
+        r.algorithm = std::string(key_algorithm_name(unit.algorithm));
+        r.host = unit.service->host;
+        UnitState state = store_.load(r.service, r.algorithm);
+        if (state.phase != Phase::Unmanaged) {
+            r.phase = state.phase;
+            r.done.push_back("already managed (" + std::string(to_string(state.phase)) + ")");
+            out.push_back(std::move(r));
+            continue;
+        }
+        mta::Installer installer(*unit.service, unit.algorithm);
+        const auto installed = installer.read_installed();
+        if (!installed || !installed->key) {
+            std::string files;
+            for (const auto& f : installer.live_files()) {
+                files += (files.empty() ? "" : " and ") + f;
+            }
+            fail(ErrorKind::Input, "service " + r.service + " (" + r.algorithm + "): " + files +
+                                       " hold no key and certificate to adopt; install the "
+                                       "certificate the MTA serves today there first");
+        }
+        const auto chain = parse_certificates(installed->chain_pem, installer.live_files().back());
+        if (chain.front().spki_der() != installed->key->spki_der()) {
+            fail(ErrorKind::Input, "service " + r.service + " (" + r.algorithm +
+                                       "): the key and "
+                                       "the certificate the MTA reads do not belong together");
+        }
+        if (installed->key->algorithm() != unit.algorithm) {
+            fail(ErrorKind::Input, "service " + r.service + ": the MTA's " + r.algorithm +
+                                       " files hold a " + installed->key->description() + " key");
+        }
+        const auto dir = store_.key_dir(r.service, r.algorithm);
+        ensure_private_directory(dir);
+        const std::string id = key_id(installed->key->spki_der());
+        const auto file = dir / (id + ".key");
+        std::error_code ec;
+        if (!std::filesystem::exists(file, ec)) {
+            save_private_key(*installed->key, file, Overwrite::No);
+        }
+        state.current_key = key_info(*installed->key, file.string(), now);
+        state.deployed_chain_pem = installed->chain_pem;
+        state.deployed_at = now;
+        // init hands the service to daneroll: the record of the key served
+        // today becomes ours to retire later, even if someone published it.
+        OwnedRecord current;
+        current.record =
+            tlsa_from_spki(tlsa::kDaneEe, installed->key->spki_der(), tlsa::kMatchSha256);
+        current.role = RecordRole::Current;
+        current.created = true;
+        current.max_ttl_seen = unit.service->ttl;
+        state.records.push_back(current);
+        state.phase = Phase::Stable;
+        state.note(now, "adopted key " + id + " and the chain of " + chain.front().subject() +
+                            " from " + installer.live_files().back());
+        store_.save(state);
+        r.phase = state.phase;
+        r.done.push_back("adopted key " + id + " (" + installed->key->description() + ") and " +
+                         chain.front().subject());
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+void Engine::request_rotation(const std::string& service) {
+    for (const auto& unit : units(service)) {
+        UnitState state =
+            store_.load(unit.service->id, std::string(key_algorithm_name(unit.algorithm)));
+        if (state.phase == Phase::Unmanaged) {
+            fail(ErrorKind::Input, "service " + service + " is not managed yet; run daneroll init");
+        }
+        state.rotate_requested = true;
+        state.note(std::chrono::system_clock::now(), "the operator asked for a rotation");
+        store_.save(state);
+    }
+}
+
+std::vector<UnitState> Engine::states() const {
+    std::vector<UnitState> out;
+    for (const auto& unit : units("")) {
+        out.push_back(
+            store_.load(unit.service->id, std::string(key_algorithm_name(unit.algorithm))));
+    }
+    return out;
+}
+
+}  // namespace daneroll::rollover

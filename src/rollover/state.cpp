@@ -1,0 +1,228 @@
+#include "daneroll/rollover/state.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+
+#include "daneroll/common/error.hpp"
+
+namespace daneroll::rollover {
+
+namespace {
+
+constexpr std::size_t kHistoryLimit = 50;
+
+constexpr std::array<std::pair<Phase, std::string_view>, 7> kPhases{{
+    {Phase::Unmanaged, "unmanaged"},
+    {Phase::Stable, "stable"},
+    {Phase::Issuing, "issuing"},
+    {Phase::AwaitingPropagation, "awaiting-propagation"},
+    {Phase::Deploying, "deploying"},
+    {Phase::Retiring, "retiring"},
+    {Phase::Failed, "failed"},
+}};
+
+constexpr std::array<std::pair<RecordRole, std::string_view>, 4> kRoles{{
+    {RecordRole::Current, "current"},
+    {RecordRole::Next, "next"},
+    {RecordRole::Issuer, "issuer"},
+    {RecordRole::Staged, "staged"},
+}};
+
+using nlohmann::json;
+
+json time_json(const std::optional<TimePoint>& t) {
+    return t ? json(to_unix(*t)) : json(nullptr);
+}
+
+std::optional<TimePoint> time_from(const json& j, const char* key) {
+    if (!j.contains(key) || j.at(key).is_null()) {
+        return std::nullopt;
+    }
+    return from_unix(j.at(key).get<std::int64_t>());
+}
+
+json key_json(const std::optional<KeyInfo>& k) {
+    if (!k) {
+        return nullptr;
+    }
+    return {{"id", k->id},
+            {"file", k->file},
+            {"created", to_unix(k->created)},
+            {"spki_sha256", k->spki_sha256}};
+}
+
+std::optional<KeyInfo> key_from(const json& j) {
+    if (j.is_null()) {
+        return std::nullopt;
+    }
+    return KeyInfo{j.at("id").get<std::string>(), j.at("file").get<std::string>(),
+                   from_unix(j.at("created").get<std::int64_t>()),
+                   j.at("spki_sha256").get<std::string>()};
+}
+
+}  // namespace
+
+std::string_view to_string(Phase p) {
+    for (const auto& [v, s] : kPhases) {
+        if (v == p) {
+            return s;
+        }
+    }
+    return "?";
+}
+
+std::optional<Phase> parse_phase(std::string_view s) {
+    for (const auto& [v, name] : kPhases) {
+        if (name == s) {
+            return v;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string_view to_string(RecordRole r) {
+    for (const auto& [v, s] : kRoles) {
+        if (v == r) {
+            return s;
+        }
+    }
+    return "?";
+}
+
+std::optional<RecordRole> parse_role(std::string_view s) {
+    for (const auto& [v, name] : kRoles) {
+        if (name == s) {
+            return v;
+        }
+    }
+    return std::nullopt;
+}
+
+std::int64_t to_unix(TimePoint t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+TimePoint from_unix(std::int64_t s) {
+    return TimePoint(std::chrono::seconds(s));
+}
+
+void UnitState::note(TimePoint at, std::string text) {
+    history.push_back({at, std::move(text)});
+    if (history.size() > kHistoryLimit) {
+        history.erase(history.begin(), history.begin() + static_cast<std::ptrdiff_t>(
+                                                             history.size() - kHistoryLimit));
+    }
+}
+
+OwnedRecord* UnitState::find(const TlsaRecord& r) {
+    for (auto& o : records) {
+        if (o.record == r) {
+            return &o;
+        }
+    }
+    return nullptr;
+}
+
+const OwnedRecord* UnitState::find(const TlsaRecord& r) const {
+    for (const auto& o : records) {
+        if (o.record == r) {
+            return &o;
+        }
+    }
+    return nullptr;
+}
+
+std::string serialize_state(const UnitState& s) {
+    json records = json::array();
+    for (const auto& r : s.records) {
+        records.push_back({{"record", r.record.to_string()},
+                           {"role", to_string(r.role)},
+                           {"created", r.created},
+                           {"published_at", time_json(r.published_at)},
+                           {"everywhere_since", time_json(r.everywhere_since)},
+                           {"max_ttl_seen", r.max_ttl_seen},
+                           {"new_owner", r.new_owner},
+                           {"negative_ttl_seen", r.negative_ttl_seen}});
+    }
+    json history = json::array();
+    for (const auto& e : s.history) {
+        history.push_back({{"at", to_unix(e.at)}, {"text", e.text}});
+    }
+    const json j{{"version", s.version},
+                 {"service", s.service},
+                 {"algorithm", s.algorithm},
+                 {"phase", to_string(s.phase)},
+                 {"current_key", key_json(s.current_key)},
+                 {"next_key", key_json(s.next_key)},
+                 {"deployed_chain", s.deployed_chain_pem},
+                 {"deployed_at", time_json(s.deployed_at)},
+                 {"staged_chain", s.staged_chain_pem},
+                 {"staged_key_id", s.staged_key_id},
+                 {"staged_at", time_json(s.staged_at)},
+                 {"records", records},
+                 {"rotate_requested", s.rotate_requested},
+                 {"failure", s.failure},
+                 {"last_tick", time_json(s.last_tick)},
+                 {"next_wake", time_json(s.next_wake)},
+                 {"waiting_for", s.waiting_for},
+                 {"history", history}};
+    return j.dump(2) + "\n";
+}
+
+UnitState parse_state(const std::string& text, const std::string& source) {
+    try {
+        const json j = json::parse(text);
+        UnitState s;
+        s.version = j.at("version").get<int>();
+        if (s.version > kStateVersion) {
+            fail(ErrorKind::Input, source + " was written by a newer daneroll (state version " +
+                                       std::to_string(s.version) + "); upgrade daneroll");
+        }
+        s.service = j.at("service").get<std::string>();
+        s.algorithm = j.at("algorithm").get<std::string>();
+        const auto phase = parse_phase(j.at("phase").get<std::string>());
+        if (!phase) {
+            fail(ErrorKind::Input,
+                 source + ": unknown phase '" + j.at("phase").get<std::string>() + "'");
+        }
+        s.phase = *phase;
+        s.current_key = key_from(j.at("current_key"));
+        s.next_key = key_from(j.at("next_key"));
+        s.deployed_chain_pem = j.at("deployed_chain").get<std::string>();
+        s.deployed_at = time_from(j, "deployed_at");
+        s.staged_chain_pem = j.at("staged_chain").get<std::string>();
+        s.staged_key_id = j.value("staged_key_id", std::string());
+        s.staged_at = time_from(j, "staged_at");
+        for (const auto& r : j.at("records")) {
+            OwnedRecord o;
+            o.record = TlsaRecord::parse(r.at("record").get<std::string>());
+            const auto role = parse_role(r.at("role").get<std::string>());
+            if (!role) {
+                fail(ErrorKind::Input, source + ": unknown record role");
+            }
+            o.role = *role;
+            o.created = r.at("created").get<bool>();
+            o.published_at = time_from(r, "published_at");
+            o.everywhere_since = time_from(r, "everywhere_since");
+            o.max_ttl_seen = r.at("max_ttl_seen").get<std::uint32_t>();
+            o.new_owner = r.value("new_owner", false);
+            o.negative_ttl_seen = r.value("negative_ttl_seen", 0U);
+            s.records.push_back(std::move(o));
+        }
+        s.rotate_requested = j.value("rotate_requested", false);
+        s.failure = j.value("failure", std::string());
+        s.last_tick = time_from(j, "last_tick");
+        s.next_wake = time_from(j, "next_wake");
+        s.waiting_for = j.value("waiting_for", std::string());
+        for (const auto& e : j.value("history", json::array())) {
+            s.history.push_back(
+                {from_unix(e.at("at").get<std::int64_t>()), e.at("text").get<std::string>()});
+        }
+        return s;
+    } catch (const json::exception& e) {
+        fail(ErrorKind::Input, source + " is not a valid daneroll state document: " + e.what());
+    }
+}
+
+}  // namespace daneroll::rollover
