@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <future>
+#include <mutex>
+#include <unordered_map>
 
 #include "daneroll/common/error.hpp"
 #include "daneroll/dns/resolver.hpp"
@@ -31,8 +33,38 @@ TimePoint from_rrsig_time(const ldns_rdf* rdf) {
     return std::chrono::system_clock::from_time_t(static_cast<time_t>(ldns_rdf2native_time_t(rdf)));
 }
 
+// Secondaries serve the very RRset and RRSIG the primary signed, so one
+// observation would verify each signature once per server. The verdict of
+// ldns for the exact (RRset, RRSIG) bytes is remembered for the observation.
+class SignatureMemo {
+  public:
+    std::optional<ldns_status> find(const std::string& key) {
+        const std::lock_guard lock(mu_);
+        const auto it = verdicts_.find(key);
+        return it == verdicts_.end() ? std::nullopt : std::optional<ldns_status>(it->second);
+    }
+    void store(const std::string& key, ldns_status st) {
+        const std::lock_guard lock(mu_);
+        verdicts_.emplace(key, st);
+    }
+
+  private:
+    std::mutex mu_;
+    std::unordered_map<std::string, ldns_status> verdicts_;
+};
+
+void append_wire(std::string& out, const ldns_rr* rr) {
+    std::uint8_t* wire = nullptr;
+    std::size_t size = 0;
+    if (ldns_rr2wire(&wire, rr, LDNS_SECTION_ANSWER, &size) == LDNS_STATUS_OK) {
+        out.append(reinterpret_cast<const char*>(wire), size);
+        out.push_back('\0');
+    }
+    LDNS_FREE(wire);
+}
+
 void check_signatures(RrsetAtServer& view, const ldns_pkt* pkt, const std::string& owner,
-                      const ldns_rr_list* keys, TimePoint now) {
+                      const ldns_rr_list* keys, TimePoint now, SignatureMemo& memo) {
     const auto tlsa = rrs_at(pkt, LDNS_SECTION_ANSWER, owner, LDNS_RR_TYPE_TLSA);
     std::vector<const ldns_rr*> sigs;
     for (const ldns_rr* s : rrs_at(pkt, LDNS_SECTION_ANSWER, owner, LDNS_RR_TYPE_RRSIG)) {
@@ -56,8 +88,29 @@ void check_signatures(RrsetAtServer& view, const ldns_pkt* pkt, const std::strin
         ldns_rr_list_push_rr(rrset.get(), ldns_rr_clone(rr));
     }
     const time_t t = std::chrono::system_clock::to_time_t(now);
+    // The RRset part of the memo key: its records in a canonical order (the
+    // TTL is part of the wire form, so a different TTL is a different key).
+    std::vector<std::string> parts;
+    for (const ldns_rr* rr : tlsa) {
+        std::string w;
+        append_wire(w, rr);
+        parts.push_back(std::move(w));
+    }
+    std::sort(parts.begin(), parts.end());
+    std::string rrset_key;
+    for (const auto& w : parts) {
+        rrset_key += w;
+    }
     for (const ldns_rr* sig : sigs) {
-        const ldns_status st = ldns_verify_rrsig_keylist_time(rrset.get(), sig, keys, t, nullptr);
+        std::string key = rrset_key;
+        append_wire(key, sig);
+        ldns_status st = LDNS_STATUS_OK;
+        if (auto known = memo.find(key)) {
+            st = *known;
+        } else {
+            st = ldns_verify_rrsig_keylist_time(rrset.get(), sig, keys, t, nullptr);
+            memo.store(key, st);
+        }
         if (st != LDNS_STATUS_OK) {
             view.signature_problem = status_text(st);
             continue;
@@ -74,7 +127,7 @@ void check_signatures(RrsetAtServer& view, const ldns_pkt* pkt, const std::strin
 
 ServerView observe_server(const Server& server, const std::string& zone,
                           const std::vector<std::string>& owners, const ldns_rr_list* keys,
-                          TimePoint now, const QueryOptions& options) {
+                          TimePoint now, const QueryOptions& options, SignatureMemo& memo) {
     const auto start = std::chrono::steady_clock::now();
     ServerView view;
     view.server = server;
@@ -124,7 +177,7 @@ ServerView observe_server(const Server& server, const std::string& zone,
         const std::string at = r.cname_target.empty() ? owners[i] : r.cname_target;
         r.records =
             tlsa_records(rrs_at(a.packet.get(), LDNS_SECTION_ANSWER, at, LDNS_RR_TYPE_TLSA), r.ttl);
-        check_signatures(r, a.packet.get(), at, keys, now);
+        check_signatures(r, a.packet.get(), at, keys, now, memo);
     }
     view.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
@@ -218,12 +271,13 @@ ZoneView observe_zone(const std::string& zone, const std::vector<Server>& server
     view.dnskeys_available = ldns_rr_list_rr_count(keys.get()) > 0;
     // One thread per server: each pipelines its own questions, so the whole
     // observation costs about as much as the slowest server.
+    SignatureMemo memo;
     std::vector<std::future<ServerView>> futures;
     futures.reserve(servers.size());
     for (const auto& s : servers) {
         futures.push_back(std::async(std::launch::async, observe_server, std::cref(s),
                                      std::cref(view.zone), std::cref(names), keys.get(), now,
-                                     std::cref(options)));
+                                     std::cref(options), std::ref(memo)));
     }
     for (auto& f : futures) {
         view.servers.push_back(f.get());
