@@ -234,6 +234,9 @@ TsigKey read_tsig_key(const std::string& id, const toml::table& t, const Context
     }
     const TsigKeyMaterial* chosen = nullptr;
     if (wanted) {
+        if (wanted->empty()) {
+            r.error_at("name", "the key name is empty");
+        }
         const std::string want = wanted->back() == '.' ? *wanted : *wanted + ".";
         for (const auto& m : keys) {
             if (m.name == want) {

@@ -113,10 +113,13 @@ bool retire_allowed(const std::vector<TlsaRecord>& records, const UnitState& sta
             chains.emplace_back(peer.name, c);
         }
     }
-    for (const auto& [who, chain] : chains) {
-        const bool covered = std::any_of(
-            remaining.begin(), remaining.end(),
-            [&](const TlsaRecord& r) { return chain_matches(chain, r, in.policy.host, in.now); });
+    for (const auto& entry : chains) {
+        const auto& [who, chain] = entry;
+        // (clang 14 cannot capture a structured binding: use the pair.)
+        const bool covered =
+            std::any_of(remaining.begin(), remaining.end(), [&](const TlsaRecord& r) {
+                return chain_matches(entry.second, r, in.policy.host, in.now);
+            });
         if (!covered) {
             std::string leaf = "a chain";
             try {

@@ -192,6 +192,9 @@ std::string normalize_host_name(std::string_view host, std::string_view what) {
             bad("a label is longer than 63 characters");
         }
     }
+    if (label == 0) {
+        bad("it has an empty label");  // "a.b.." once one trailing dot is gone
+    }
     return h;
 }
 

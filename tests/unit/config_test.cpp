@@ -145,6 +145,12 @@ TEST_F(ConfigFiles, SecretFilesMustBePrivate) {
     EXPECT_EQ(msg.find("bWFkZSB1cCBmb3IgdGVzdHM"), std::string::npos) << "secret leaked";
 }
 
+TEST_F(ConfigFiles, EmptyTsigKeyNameIsAnError) {
+    std::string text = base_config();
+    text.replace(text.find("file = \"tsig.key\""), 17, "file = \"tsig.key\"\nname = \"\"");
+    EXPECT_NE(error_of(text).find("the key name is empty"), std::string::npos);
+}
+
 TEST_F(ConfigFiles, Sha384KeyIsRefused) {
     test::write_text(dir_ / "tsig.key", "hmac-sha384:k:AAAA\n");
     EXPECT_NE(error_of(base_config()).find("hmac-sha384"), std::string::npos);

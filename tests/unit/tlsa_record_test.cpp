@@ -62,6 +62,7 @@ TEST(TlsaRecord, OwnerNamesAndZoneLines) {
     EXPECT_EQ(tlsa_owner_name("mx1.example.com", 465), "_465._tcp.mx1.example.com.");
     EXPECT_THROW(tlsa_owner_name("", 25), Error);
     EXPECT_THROW(tlsa_owner_name("a..b", 25), Error);
+    EXPECT_THROW(tlsa_owner_name("mx1.example.test..", 25), Error);  // found by fuzz_tlsa_text
     EXPECT_THROW(tlsa_owner_name("bad name", 25), Error);
     EXPECT_THROW(tlsa_owner_name(std::string(64, 'a') + ".com", 25), Error);
     EXPECT_THROW(tlsa_owner_name("mx.example.com", 0), Error);
