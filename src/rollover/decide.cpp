@@ -146,13 +146,28 @@ std::optional<Action> publish_action(UnitState& s, const std::vector<Desired>& w
         warnings.push_back("retiring one record at a time: " + why);
         a.remove.resize(1);
     }
-    const std::size_t after = in.dns.rrset_at_primary.size() + a.add.size() - a.remove.size();
+    std::vector<TlsaRecord> result = in.dns.rrset_at_primary;
+    for (const auto& r : a.add) {
+        if (std::find(result.begin(), result.end(), r) == result.end()) {
+            result.push_back(r);
+        }
+    }
+    for (const auto& r : a.remove) {
+        result.erase(std::remove(result.begin(), result.end(), r), result.end());
+    }
+    const std::size_t after = result.size();
     if (!a.add.empty() && after > in.policy.max_records) {
         warnings.push_back("the TLSA RRset will hold " + std::to_string(after) +
                            " records, more than " + std::to_string(in.policy.max_records) +
                            "; some large receivers stop evaluating beyond about that");
     }
     if (a.add.empty() && a.remove.empty()) {
+        return std::nullopt;
+    }
+    if (!in.dns.primary_answered) {
+        // Whether a record is ours is judged from the primary's RRset, and
+        // the UPDATE goes there: without its answer, wait.
+        warnings.emplace_back("the primary did not answer; not changing the RRset now");
         return std::nullopt;
     }
     a.reason = "bring the TLSA RRset to what this unit needs";
@@ -192,7 +207,10 @@ std::string rollover_trigger(const UnitState& s, const Inputs& in,
         next_trigger = due;
     }
     if (s.current_key) {
-        const TimePoint due = s.current_key->created + in.policy.rotation_period;
+        // The key's age counts from when it went live: in current+next it was
+        // generated a whole period earlier, to be published in advance.
+        const TimePoint live = s.deployed_at.value_or(s.current_key->created);
+        const TimePoint due = live + in.policy.rotation_period;
         if (due <= in.now) {
             return "the key is older than " + format_duration(in.policy.rotation_period);
         }
@@ -233,6 +251,33 @@ UnitState absorb(UnitState s, const Inputs& in) {
         if (o.new_owner) {
             o.negative_ttl_seen = std::max(o.negative_ttl_seen, in.dns.negative_ttl);
         }
+    }
+    // The cache watermarks (see CacheWatermark).
+    CacheWatermark& c = s.caches;
+    const std::uint32_t ttl = in.dns.max_ttl;
+    if (ttl >= c.ttl) {
+        c.ttl = ttl;
+        c.ttl_until = in.now;
+        c.ttl_lowered = false;
+    } else {
+        if (!c.ttl_lowered) {
+            // The larger TTL may have been served until just before now.
+            c.ttl_until = in.now;
+            c.ttl_lowered = true;
+        }
+        if (c.ttl_until && in.now >= *c.ttl_until + seconds(2LL * c.ttl)) {
+            c.ttl = ttl;  // anything cached with the larger TTL has expired
+            c.ttl_until = in.now;
+            c.ttl_lowered = false;
+        }
+    }
+    c.negative_ttl = std::max(c.negative_ttl, in.dns.negative_ttl);
+    if (in.dns.owner_empty_somewhere) {
+        c.empty_until = in.now;
+        c.empty_ended = false;
+    } else if (c.empty_until && !c.empty_ended) {
+        c.empty_until = in.now;  // it may have been empty until just before now
+        c.empty_ended = true;
     }
     s.last_tick = in.now;
     return s;

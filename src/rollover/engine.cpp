@@ -147,14 +147,15 @@ Policy Engine::policy_for(const Unit& unit) const {
 
 Inputs Engine::observe(const Unit& unit, const UnitState& state) {
     Inputs in;
-    in.now = std::chrono::system_clock::now();
     in.policy = policy_for(unit);
     const auto& svc = *unit.service;
     const std::string owner = svc.tlsa_owner();
     ZoneContext& z = zone_context(config_.zone_of(svc));
-    const auto view =
-        dns::observe_zone(z.resolver.server().address.empty() ? "" : svc.zone, z.servers, {owner},
-                          z.dnskeys, in.now, z.resolver.options());
+    const auto view = dns::observe_zone(svc.zone, z.servers, {owner}, z.dnskeys,
+                                        std::chrono::system_clock::now(), z.resolver.options());
+    // The observation's time is when its last answer was in: a record seen
+    // on every server is "everywhere" from then on, not from the first query.
+    in.now = std::chrono::system_clock::now();
 
     DnsObservation& d = in.dns;
     d.max_ttl = view.max_ttl(owner);
@@ -188,6 +189,7 @@ Inputs Engine::observe(const Unit& unit, const UnitState& state) {
         seen.insert(seen.end(), r.records.begin(), r.records.end());
         if (sv.server.address == z.primary.address && sv.server.port == z.primary.port) {
             d.rrset_at_primary = r.records;
+            d.primary_answered = true;
         }
     }
     for (const auto& o : state.records) {
@@ -233,7 +235,7 @@ std::vector<PeerUnit> Engine::peers_of(const Unit& unit, TimePoint now) const {
             if (o.created) {
                 peer.created.push_back(o.record);
             }
-            const auto ready = ready_at(o, policy);
+            const auto ready = ready_at(o, st, policy);
             if (ready && *ready <= now) {
                 peer.established.push_back(o.record);
             }
@@ -278,6 +280,9 @@ void Engine::generate_next_key(const Unit& unit, UnitState& state, const Inputs&
 
 void Engine::publish(const Unit& unit, UnitState& state, const Inputs& in, const Action& a) {
     const auto& svc = *unit.service;
+    if (!in.dns.primary_answered) {
+        fail(ErrorKind::Network, "the primary did not answer; not publishing");
+    }
     // The retire rule, asked again right before acting.
     std::string why;
     if (!a.remove.empty() && !retire_allowed(a.remove, state, in, why)) {
@@ -434,15 +439,24 @@ void Engine::deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitRe
         // Roll back: the previous chain still matches its records, which
         // the retire rule kept published.
         std::string rollback = "rolled back to the previous certificate";
+        bool restored = false;
         try {
-            if (!installer.restore_backup()) {
+            restored = installer.restore_backup();
+            if (!restored) {
                 rollback = "NO BACKUP to roll back to";
             }
             installer.reload();
         } catch (const Error& e) {
-            rollback = std::string("ROLLBACK FAILED: ") + e.what();
+            rollback = restored ? std::string(
+                                      "the previous files are restored but the reload "
+                                      "failed: ") +
+                                      e.what()
+                                : std::string("ROLLBACK FAILED: ") + e.what();
         }
         state.phase = Phase::Failed;
+        // A failed deploy waits for the operator: a rotation they asked for
+        // must not start over by itself at the next tick.
+        state.rotate_requested = false;
         state.failure = failure + "; " + rollback;
         state.staged_chain_pem.clear();
         state.staged_key_id.clear();
@@ -491,6 +505,29 @@ void Engine::execute(const Unit& unit, UnitState& state, const Inputs& in, const
     }
 }
 
+void Engine::prune_keys(const UnitState& state) const {
+    // Private keys that no longer serve (a retired current key, a next key
+    // generated before a crash) should not linger on disk.
+    const auto dir = store_.key_dir(state.service, state.algorithm);
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+        return;
+    }
+    std::vector<std::string> keep;
+    for (const auto* k : {&state.current_key, &state.next_key}) {
+        if (*k) {
+            keep.push_back((*k)->file);
+        }
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string path = entry.path().string();
+        if (entry.path().extension() == ".key" &&
+            std::find(keep.begin(), keep.end(), path) == keep.end()) {
+            std::filesystem::remove(entry.path(), ec);
+        }
+    }
+}
+
 UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
     UnitReport report;
     report.service = unit.service->id;
@@ -519,6 +556,9 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
         store_.save(state);
         report.phase = state.phase;
         if (plan.actions.empty()) {
+            if (state.phase == Phase::Stable && state.staged_chain_pem.empty()) {
+                prune_keys(state);
+            }
             return report;
         }
         try {

@@ -22,6 +22,28 @@ std::optional<TimePoint> ready_at(const OwnedRecord& record, const Policy& polic
     return *record.everywhere_since + wait;
 }
 
+std::optional<TimePoint> ready_at(const OwnedRecord& record, const UnitState& state,
+                                  const Policy& policy) {
+    auto ready = ready_at(record, policy);
+    if (!ready) {
+        return ready;
+    }
+    // Only answers given before the record was everywhere can lack it: such
+    // an answer, cached at time t with TTL T, is gone by t + T. The latest
+    // such t for the largest recent TTL (or for a denial) is the earlier of
+    // "served until" and "everywhere since".
+    const TimePoint since = *record.everywhere_since;
+    const CacheWatermark& c = state.caches;
+    if (c.ttl_until) {
+        ready = std::max(*ready, std::min(*c.ttl_until, since) + std::chrono::seconds(2LL * c.ttl));
+    }
+    if (c.empty_until) {
+        ready = std::max(
+            *ready, std::min(*c.empty_until, since) + std::chrono::seconds(2LL * c.negative_ttl));
+    }
+    return ready;
+}
+
 bool chain_matches(const std::string& chain_pem, const TlsaRecord& record, const std::string& host,
                    TimePoint now) {
     if (chain_pem.empty()) {
@@ -47,7 +69,7 @@ DeployVerdict deploy_allowed(const std::string& chain_pem, const UnitState& stat
             continue;
         }
         any_match = true;
-        const auto ready = ready_at(o, in.policy);
+        const auto ready = ready_at(o, state, in.policy);
         if (!ready) {
             continue;
         }
@@ -94,7 +116,7 @@ bool retire_allowed(const std::vector<TlsaRecord>& records, const UnitState& sta
     // count too (they keep them), and peers' chains must stay covered.
     std::vector<TlsaRecord> remaining;
     for (const auto& o : state.records) {
-        const auto ready = ready_at(o, in.policy);
+        const auto ready = ready_at(o, state, in.policy);
         if (!removed(o.record) && ready && *ready <= in.now) {
             remaining.push_back(o.record);
         }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cmath>
 
 #include "daneroll/common/error.hpp"
 
@@ -31,15 +32,32 @@ constexpr std::array<std::pair<RecordRole, std::string_view>, 4> kRoles{{
 
 using nlohmann::json;
 
+// Times are stored as seconds with millisecond precision. Whole seconds are
+// not enough: "everywhere since" rounded down would end a 2 x TTL wait up
+// to a second early.
+json precise_time(TimePoint t) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    return json(static_cast<double>(ms) / 1000.0);
+}
+
+TimePoint time_of(const json& j) {
+    if (j.is_number_integer()) {
+        return from_unix(j.get<std::int64_t>());
+    }
+    const auto ms = static_cast<std::int64_t>(std::llround(j.get<double>() * 1000.0));
+    return TimePoint(std::chrono::milliseconds(ms));
+}
+
 json time_json(const std::optional<TimePoint>& t) {
-    return t ? json(to_unix(*t)) : json(nullptr);
+    return t ? precise_time(*t) : json(nullptr);
 }
 
 std::optional<TimePoint> time_from(const json& j, const char* key) {
     if (!j.contains(key) || j.at(key).is_null()) {
         return std::nullopt;
     }
-    return from_unix(j.at(key).get<std::int64_t>());
+    return time_of(j.at(key));
 }
 
 json key_json(const std::optional<KeyInfo>& k) {
@@ -48,7 +66,7 @@ json key_json(const std::optional<KeyInfo>& k) {
     }
     return {{"id", k->id},
             {"file", k->file},
-            {"created", to_unix(k->created)},
+            {"created", precise_time(k->created)},
             {"spki_sha256", k->spki_sha256}};
 }
 
@@ -57,8 +75,7 @@ std::optional<KeyInfo> key_from(const json& j) {
         return std::nullopt;
     }
     return KeyInfo{j.at("id").get<std::string>(), j.at("file").get<std::string>(),
-                   from_unix(j.at("created").get<std::int64_t>()),
-                   j.at("spki_sha256").get<std::string>()};
+                   time_of(j.at("created")), j.at("spki_sha256").get<std::string>()};
 }
 
 }  // namespace
@@ -147,7 +164,7 @@ std::string serialize_state(const UnitState& s) {
     }
     json history = json::array();
     for (const auto& e : s.history) {
-        history.push_back({{"at", to_unix(e.at)}, {"text", e.text}});
+        history.push_back({{"at", precise_time(e.at)}, {"text", e.text}});
     }
     const json j{{"version", s.version},
                  {"service", s.service},
@@ -161,6 +178,13 @@ std::string serialize_state(const UnitState& s) {
                  {"staged_key_id", s.staged_key_id},
                  {"staged_at", time_json(s.staged_at)},
                  {"records", records},
+                 {"caches",
+                  {{"ttl", s.caches.ttl},
+                   {"ttl_until", time_json(s.caches.ttl_until)},
+                   {"ttl_lowered", s.caches.ttl_lowered},
+                   {"empty_until", time_json(s.caches.empty_until)},
+                   {"empty_ended", s.caches.empty_ended},
+                   {"negative_ttl", s.caches.negative_ttl}}},
                  {"rotate_requested", s.rotate_requested},
                  {"failure", s.failure},
                  {"last_tick", time_json(s.last_tick)},
@@ -210,14 +234,22 @@ UnitState parse_state(const std::string& text, const std::string& source) {
             o.negative_ttl_seen = r.value("negative_ttl_seen", 0U);
             s.records.push_back(std::move(o));
         }
+        if (j.contains("caches")) {
+            const auto& c = j.at("caches");
+            s.caches.ttl = c.value("ttl", 0U);
+            s.caches.ttl_until = time_from(c, "ttl_until");
+            s.caches.ttl_lowered = c.value("ttl_lowered", false);
+            s.caches.empty_until = time_from(c, "empty_until");
+            s.caches.empty_ended = c.value("empty_ended", false);
+            s.caches.negative_ttl = c.value("negative_ttl", 0U);
+        }
         s.rotate_requested = j.value("rotate_requested", false);
         s.failure = j.value("failure", std::string());
         s.last_tick = time_from(j, "last_tick");
         s.next_wake = time_from(j, "next_wake");
         s.waiting_for = j.value("waiting_for", std::string());
         for (const auto& e : j.value("history", json::array())) {
-            s.history.push_back(
-                {from_unix(e.at("at").get<std::int64_t>()), e.at("text").get<std::string>()});
+            s.history.push_back({time_of(e.at("at")), e.at("text").get<std::string>()});
         }
         return s;
     } catch (const json::exception& e) {

@@ -87,6 +87,7 @@ class Engine {
     void issue(const Unit& unit, UnitState& state, const Inputs& in);
     void deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitReport& report);
     UnitReport run_unit(const Unit& unit, bool dry_run);
+    void prune_keys(const UnitState& state) const;
 
     config::Config config_;
     StateStore store_;

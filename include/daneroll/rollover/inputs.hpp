@@ -39,6 +39,7 @@ struct DnsObservation {
     std::set<TlsaRecord> everywhere;
     // The RRset at the primary: what the next UPDATE's prerequisite sees.
     std::vector<TlsaRecord> rrset_at_primary;
+    bool primary_answered = false;  // rrset_at_primary is an actual answer
     // Some server has no TLSA RRset at the owner (NXDOMAIN or NODATA).
     bool owner_empty_somewhere = true;
     std::uint32_t max_ttl = 0;       // largest TLSA TTL any server gives

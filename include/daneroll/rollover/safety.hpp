@@ -20,8 +20,13 @@
 namespace daneroll::rollover {
 
 // When an owned record has been everywhere long enough for the deploy rule;
-// nullopt if it is not everywhere now.
+// nullopt if it is not everywhere now. The record-level form looks at the
+// record's own history; the unit-level form also waits out what resolvers
+// may have cached before it (a larger TTL served until recently, a denial
+// of the owner name).
 std::optional<TimePoint> ready_at(const OwnedRecord& record, const Policy& policy);
+std::optional<TimePoint> ready_at(const OwnedRecord& record, const UnitState& state,
+                                  const Policy& policy);
 
 struct DeployVerdict {
     bool allowed = false;

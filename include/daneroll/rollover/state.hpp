@@ -73,6 +73,20 @@ struct Event {
     std::string text;
 };
 
+// What resolvers may still hold in their caches for the owner name, from
+// this unit's observations: the largest TTL served recently and until when,
+// and until when some server answered "no TLSA here" (a denial lives for
+// the negative TTL). A record only counts as everywhere long enough once
+// such caches have expired, however long ago the record itself appeared.
+struct CacheWatermark {
+    std::uint32_t ttl = 0;                 // the largest TTL possibly still cached
+    std::optional<TimePoint> ttl_until;    // it was served until (at most) then
+    bool ttl_lowered = false;              // a lower TTL has been seen since
+    std::optional<TimePoint> empty_until;  // the owner was empty somewhere until then
+    bool empty_ended = false;              // it has been seen non-empty since
+    std::uint32_t negative_ttl = 0;        // the largest negative TTL seen
+};
+
 struct UnitState {
     int version = kStateVersion;
     std::string service;
@@ -88,6 +102,7 @@ struct UnitState {
     std::optional<TimePoint> staged_at;
 
     std::vector<OwnedRecord> records;
+    CacheWatermark caches;
     bool rotate_requested = false;
     std::string failure;  // why phase is Failed
     std::optional<TimePoint> last_tick;
