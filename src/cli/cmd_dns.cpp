@@ -3,12 +3,10 @@
 // TSIG-signed compare-and-swap updates of the TLSA RRset.
 #include <nlohmann/json.hpp>
 
-#include <ctime>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "commands.hpp"
+#include "daneroll/common/duration.hpp"
 #include "daneroll/common/error.hpp"
 #include "daneroll/dns/observe.hpp"
 #include "daneroll/dns/servers.hpp"
@@ -26,15 +24,6 @@ struct DnsOptions {
     std::int64_t ttl = 0;  // 0: the service's TTL
     bool json = false;
 };
-
-std::string iso_time(dns::TimePoint t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    std::ostringstream out;
-    out << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-    return out.str();
-}
 
 std::vector<TlsaRecord> parse_records(const std::vector<std::string>& texts) {
     std::vector<TlsaRecord> out;
@@ -78,8 +67,8 @@ nlohmann::json view_json(const dns::ZoneView& view, const std::string& owner,
             j["cname_target"] = r.cname_target;
             j["query_error"] = r.error;
             if (r.signature_expiration) {
-                j["signature_expiration"] = iso_time(*r.signature_expiration);
-                j["signature_inception"] = iso_time(*r.signature_inception);
+                j["signature_expiration"] = format_utc(*r.signature_expiration);
+                j["signature_inception"] = format_utc(*r.signature_inception);
             }
         }
         servers.push_back(j);
@@ -117,7 +106,7 @@ void print_view(const dns::ZoneView& view, const std::string& owner) {
         }
         std::cout << "  TTL " << r.ttl << "  ";
         if (r.signature_valid) {
-            std::cout << "signed, valid until " << iso_time(*r.signature_expiration);
+            std::cout << "signed, valid until " << format_utc(*r.signature_expiration);
         } else {
             std::cout << (r.signed_ ? "signature NOT valid: " + r.signature_problem
                                     : std::string("NOT signed"));

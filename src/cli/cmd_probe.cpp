@@ -7,10 +7,7 @@
 
 #include <array>
 #include <cstdio>
-#include <ctime>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "commands.hpp"
 #include "daneroll/common/duration.hpp"
@@ -37,15 +34,6 @@ struct ProbeOptions {
     bool json = false;
 };
 
-std::string iso_time(std::chrono::system_clock::time_point t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    std::ostringstream out;
-    out << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-    return out.str();
-}
-
 double to_ms(std::chrono::microseconds us) {
     return static_cast<double>(us.count()) / 1000.0;
 }
@@ -71,7 +59,7 @@ nlohmann::json result_json(const AddressResult& r, const std::vector<TlsaRecord>
         chain.push_back({{"subject", c.subject()},
                          {"issuer", c.issuer()},
                          {"key", c.key_description()},
-                         {"not_after", iso_time(c.not_after())}});
+                         {"not_after", format_utc(c.not_after())}});
     }
     nlohmann::json j{
         {"address", r.address},
@@ -91,7 +79,7 @@ nlohmann::json result_json(const AddressResult& r, const std::vector<TlsaRecord>
         {"chain", chain},
         {"leaf_spki_sha256", text_or_null(r.leaf_spki_sha256)},
         {"leaf_not_after",
-         r.leaf_not_after ? nlohmann::json(iso_time(*r.leaf_not_after)) : nullptr},
+         r.leaf_not_after ? nlohmann::json(format_utc(*r.leaf_not_after)) : nullptr},
         {"timings_ms",
          {{"connect", optional_ms(r.timings.connect)},
           {"banner", optional_ms(r.timings.banner)},
@@ -159,7 +147,7 @@ void print_result(std::ostream& out, const AddressResult& r) {
         const auto& c = r.chain[i];
         out << (i == 0 ? "  chain      " : "             ") << i << ": " << c.subject()
             << " (issuer " << c.issuer() << "; " << c.key_description() << "; until "
-            << iso_time(c.not_after()) << ")\n";
+            << format_utc(c.not_after()) << ")\n";
     }
     if (!r.leaf_spki_sha256.empty()) {
         out << "  leaf spki  sha256 " << r.leaf_spki_sha256 << '\n';

@@ -5,10 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <ctime>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "commands.hpp"
@@ -34,15 +31,6 @@ struct RolloverOptions {
     std::string timeout = "2h";
 };
 
-std::string iso(rollover::TimePoint t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    std::ostringstream out;
-    out << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-    return out.str();
-}
-
 nlohmann::json unit_json(const UnitReport& u) {
     nlohmann::json j{{"service", u.service},
                      {"algorithm", u.algorithm},
@@ -53,7 +41,7 @@ nlohmann::json unit_json(const UnitReport& u) {
                      {"waiting_for", u.waiting_for},
                      {"warnings", u.warnings},
                      {"error", u.error}};
-    j["wake_at"] = u.wake_at ? nlohmann::json(iso(*u.wake_at)) : nlohmann::json(nullptr);
+    j["wake_at"] = u.wake_at ? nlohmann::json(format_utc(*u.wake_at)) : nlohmann::json(nullptr);
     return j;
 }
 
@@ -96,8 +84,8 @@ void print_report(const TickReport& r, bool json) {
         std::cout << nlohmann::json{{"changed", r.changed()},
                                     {"stable", r.all_stable()},
                                     {"failed", r.any_failed()},
-                                    {"next_wake",
-                                     wake ? nlohmann::json(iso(*wake)) : nlohmann::json(nullptr)},
+                                    {"next_wake", wake ? nlohmann::json(format_utc(*wake))
+                                                       : nlohmann::json(nullptr)},
                                     {"units", units}}
                          .dump(2)
                   << '\n';
@@ -203,19 +191,19 @@ int run_status(const RolloverOptions& o) {
         }
         nlohmann::json records = nlohmann::json::array();
         for (const auto& r : s.records) {
-            records.push_back(
-                {{"record", r.record.to_string()},
-                 {"role", rollover::to_string(r.role)},
-                 {"created_by_daneroll", r.created},
-                 {"everywhere_since", r.everywhere_since ? nlohmann::json(iso(*r.everywhere_since))
-                                                         : nlohmann::json(nullptr)}});
+            records.push_back({{"record", r.record.to_string()},
+                               {"role", rollover::to_string(r.role)},
+                               {"created_by_daneroll", r.created},
+                               {"everywhere_since",
+                                r.everywhere_since ? nlohmann::json(format_utc(*r.everywhere_since))
+                                                   : nlohmann::json(nullptr)}});
         }
         nlohmann::json deployed = nullptr;
         if (!s.deployed_chain_pem.empty()) {
             const auto chain = parse_certificates(s.deployed_chain_pem, "state");
             deployed = {{"subject", chain.front().subject()},
                         {"issuer", chain.front().issuer()},
-                        {"not_after", iso(chain.front().not_after())},
+                        {"not_after", format_utc(chain.front().not_after())},
                         {"key", s.current_key ? s.current_key->id : ""}};
         }
         units.push_back(
@@ -227,7 +215,7 @@ int run_status(const RolloverOptions& o) {
              {"records", records},
              {"waiting_for", s.waiting_for},
              {"next_wake",
-              s.next_wake ? nlohmann::json(iso(*s.next_wake)) : nlohmann::json(nullptr)},
+              s.next_wake ? nlohmann::json(format_utc(*s.next_wake)) : nlohmann::json(nullptr)},
              {"failure", s.failure},
              {"rotate_requested", s.rotate_requested}});
     }

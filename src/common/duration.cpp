@@ -2,7 +2,10 @@
 
 #include <array>
 #include <cstdint>
+#include <ctime>
+#include <iomanip>
 #include <limits>
+#include <sstream>
 #include <utility>
 
 namespace daneroll {
@@ -88,6 +91,15 @@ std::string format_duration(std::chrono::seconds d) {
         }
     }
     return out;
+}
+
+std::string format_utc(std::chrono::system_clock::time_point t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    std::ostringstream out;
+    out << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+    return out.str();
 }
 
 }  // namespace daneroll

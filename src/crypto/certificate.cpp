@@ -17,9 +17,7 @@ std::string name_to_string(const X509_NAME* name) {
         ossl::drain_errors();
         return "(unprintable name)";
     }
-    char* mem = nullptr;
-    const long len = BIO_get_mem_data(bio.get(), &mem);
-    return {mem, static_cast<std::size_t>(len)};
+    return ossl::bio_contents(bio.get());
 }
 
 std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t) {
@@ -55,12 +53,7 @@ Certificate& Certificate::operator=(const Certificate& other) {
 Bytes Certificate::der() const {
     unsigned char* der = nullptr;
     const int len = i2d_X509(cert_.get(), &der);
-    if (len <= 0) {
-        fail(ErrorKind::Crypto, ossl::error_message("cannot encode the certificate"));
-    }
-    Bytes out(der, der + len);
-    OPENSSL_free(der);
-    return out;
+    return ossl::take_der(der, len, "the certificate");
 }
 
 Bytes Certificate::spki_der() const {
@@ -68,12 +61,7 @@ Bytes Certificate::spki_der() const {
     // verifier hashes, and re-encoding could in principle differ.
     unsigned char* der = nullptr;
     const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert_.get()), &der);
-    if (len <= 0) {
-        fail(ErrorKind::Crypto, ossl::error_message("cannot encode the certificate's public key"));
-    }
-    Bytes out(der, der + len);
-    OPENSSL_free(der);
-    return out;
+    return ossl::take_der(der, len, "the certificate's public key");
 }
 
 std::string Certificate::to_pem() const {
@@ -81,9 +69,7 @@ std::string Certificate::to_pem() const {
     if (!bio || PEM_write_bio_X509(bio.get(), cert_.get()) != 1) {
         fail(ErrorKind::Crypto, ossl::error_message("cannot encode the certificate as PEM"));
     }
-    char* mem = nullptr;
-    const long len = BIO_get_mem_data(bio.get(), &mem);
-    return {mem, static_cast<std::size_t>(len)};
+    return ossl::bio_contents(bio.get());
 }
 
 std::string Certificate::subject() const {
@@ -103,20 +89,12 @@ std::chrono::system_clock::time_point Certificate::not_after() const {
 }
 
 std::vector<std::string> Certificate::dns_names() const {
-    std::vector<std::string> names;
     ossl::GeneralNamesPtr sans(static_cast<GENERAL_NAMES*>(
         X509_get_ext_d2i(cert_.get(), NID_subject_alt_name, nullptr, nullptr)));
     if (sans) {
-        for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
-            const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
-            if (gn->type == GEN_DNS) {
-                const ASN1_IA5STRING* s = gn->d.dNSName;
-                names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                   static_cast<std::size_t>(ASN1_STRING_length(s)));
-            }
-        }
-        return names;
+        return ossl::dns_names_of(sans.get());
     }
+    std::vector<std::string> names;
     const X509_NAME* subject = X509_get_subject_name(cert_.get());
     const int idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
     if (idx >= 0) {

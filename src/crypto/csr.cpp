@@ -88,12 +88,7 @@ CertificateRequest CertificateRequest::load_file(const std::filesystem::path& pa
 Bytes CertificateRequest::der() const {
     unsigned char* der = nullptr;
     const int len = i2d_X509_REQ(req_.get(), &der);
-    if (len <= 0) {
-        fail(ErrorKind::Crypto, ossl::error_message("cannot encode the CSR"));
-    }
-    Bytes out(der, der + len);
-    OPENSSL_free(der);
-    return out;
+    return ossl::take_der(der, len, "the CSR");
 }
 
 std::string CertificateRequest::to_pem() const {
@@ -101,9 +96,7 @@ std::string CertificateRequest::to_pem() const {
     if (!bio || PEM_write_bio_X509_REQ(bio.get(), req_.get()) != 1) {
         fail(ErrorKind::Crypto, ossl::error_message("cannot encode the CSR as PEM"));
     }
-    char* mem = nullptr;
-    const long len = BIO_get_mem_data(bio.get(), &mem);
-    return {mem, static_cast<std::size_t>(len)};
+    return ossl::bio_contents(bio.get());
 }
 
 Bytes CertificateRequest::spki_der() const {
@@ -122,18 +115,7 @@ std::vector<std::string> CertificateRequest::dns_names() const {
     }
     ossl::GeneralNamesPtr sans(static_cast<GENERAL_NAMES*>(
         X509V3_get_d2i(exts.get(), NID_subject_alt_name, nullptr, nullptr)));
-    if (!sans) {
-        return names;
-    }
-    for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
-        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
-        if (gn->type == GEN_DNS) {
-            const ASN1_IA5STRING* s = gn->d.dNSName;
-            names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                               static_cast<std::size_t>(ASN1_STRING_length(s)));
-        }
-    }
-    return names;
+    return ossl::dns_names_of(sans.get());
 }
 
 bool CertificateRequest::signature_valid() const {

@@ -167,9 +167,7 @@ std::string PrivateKey::to_pem() const {
                                          nullptr) != 1) {
         fail(ErrorKind::Crypto, ossl::error_message("cannot encode the private key"));
     }
-    char* mem = nullptr;
-    const long len = BIO_get_mem_data(bio.get(), &mem);
-    return {mem, static_cast<std::size_t>(len)};
+    return ossl::bio_contents(bio.get());
 }
 
 Bytes PrivateKey::spki_der() const {
@@ -199,12 +197,7 @@ void save_private_key(const PrivateKey& key, const std::filesystem::path& path,
 Bytes spki_der_of(const EVP_PKEY* key) {
     unsigned char* der = nullptr;
     const int len = i2d_PUBKEY(key, &der);
-    if (len <= 0) {
-        fail(ErrorKind::Crypto, ossl::error_message("cannot encode the public key"));
-    }
-    Bytes out(der, der + len);
-    OPENSSL_free(der);
-    return out;
+    return ossl::take_der(der, len, "the public key");
 }
 
 std::string describe_key(const EVP_PKEY* key) {

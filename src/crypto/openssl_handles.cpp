@@ -20,6 +20,35 @@ BioPtr memory_bio(const void* data, std::size_t size) {
     return bio;
 }
 
+std::vector<std::uint8_t> take_der(unsigned char* der, int len, const std::string& what) {
+    if (len <= 0 || der == nullptr) {
+        OPENSSL_free(der);
+        fail(ErrorKind::Crypto, error_message("cannot encode " + what));
+    }
+    std::vector<std::uint8_t> out(der, der + len);
+    OPENSSL_free(der);
+    return out;
+}
+
+std::string bio_contents(BIO* bio) {
+    char* mem = nullptr;
+    const long len = BIO_get_mem_data(bio, &mem);
+    return {mem, static_cast<std::size_t>(len)};
+}
+
+std::vector<std::string> dns_names_of(const GENERAL_NAMES* names) {
+    std::vector<std::string> out;
+    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+        if (gn->type == GEN_DNS) {
+            const ASN1_IA5STRING* s = gn->d.dNSName;
+            out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                             static_cast<std::size_t>(ASN1_STRING_length(s)));
+        }
+    }
+    return out;
+}
+
 std::string drain_errors() {
     std::string out;
     unsigned long code = 0;

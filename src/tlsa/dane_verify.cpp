@@ -101,8 +101,12 @@ DaneVerdict verify_chain_offline(const std::vector<Certificate>& chain,
     if (chain.empty()) {
         fail(ErrorKind::Input, "the chain is empty");
     }
-    auto ctx = make_dane_client_context();
-    ossl::SslPtr ssl(SSL_new(ctx.get()));
+    // One context for every offline check: creating an SSL_CTX costs far more
+    // than the check itself, and SSL_new from a shared context is
+    // thread-safe. Its certificate store stays empty: DANE is the only trust.
+    static const ossl::SslCtxPtr shared = make_dane_client_context();
+    SSL_CTX* ctx = shared.get();
+    ossl::SslPtr ssl(SSL_new(ctx));
     if (!ssl) {
         fail(ErrorKind::Crypto, ossl::error_message("cannot create a TLS object"));
     }
@@ -139,7 +143,7 @@ DaneVerdict verify_chain_offline(const std::vector<Certificate>& chain,
         }
     }
     ossl::X509StoreCtxPtr sctx(X509_STORE_CTX_new());
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
     if (!sctx ||
         X509_STORE_CTX_init(sctx.get(), store, chain.front().get(), untrusted.get()) != 1 ||
         X509_STORE_CTX_set_ex_data(sctx.get(), SSL_get_ex_data_X509_STORE_CTX_idx(), ssl.get()) !=

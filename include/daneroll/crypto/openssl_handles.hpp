@@ -10,8 +10,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "daneroll/common/c_handle.hpp"
 
@@ -53,6 +55,16 @@ using X509ExtensionStackPtr =
 
 // A memory BIO reading `data` (which must outlive the BIO).
 BioPtr memory_bio(const void* data, std::size_t size);
+
+// Takes the DER an i2d_* function allocated: copies `len` bytes, frees
+// them, and throws Error(Crypto) "cannot encode <what>" if len <= 0.
+std::vector<std::uint8_t> take_der(unsigned char* der, int len, const std::string& what);
+
+// Everything written so far into a memory BIO.
+std::string bio_contents(BIO* bio);
+
+// The dNSName entries of a subjectAltName.
+std::vector<std::string> dns_names_of(const GENERAL_NAMES* names);
 
 // Drains OpenSSL's thread-local error queue into one line ("" if empty), so
 // a failure message says what OpenSSL objected to and the next call starts
