@@ -1,17 +1,20 @@
-// `daneroll probe HOST`: STARTTLS to every given address of an MX host and
-// DANE verification of what each one serves, as a DANE-validating sender
-// would see it. The addresses and TLSA records are given on the command
-// line; run_probe takes them as values so a DNS-backed front end can fill
-// them in later.
+// `daneroll probe HOST`: STARTTLS to every address of an MX host and DANE
+// verification of what each one serves, as a DANE-validating sender would
+// see it. Addresses and TLSA records come from the validating resolver
+// (the answer must be secure), or from the command line.
 #include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "commands.hpp"
 #include "daneroll/common/duration.hpp"
 #include "daneroll/common/error.hpp"
+#include "daneroll/config/config.hpp"
+#include "daneroll/dns/resolver.hpp"
+#include "daneroll/dns/servers.hpp"
 #include "daneroll/smtp/probe.hpp"
 #include "daneroll/tlsa/record.hpp"
 #include "exit_codes.hpp"
@@ -31,6 +34,8 @@ struct ProbeOptions {
     std::string ehlo;
     std::string timeout = "10s";
     std::string alg = "any";
+    std::string resolver;
+    std::string config;
     bool json = false;
 };
 
@@ -194,9 +199,54 @@ smtp::KeyPreference parse_alg(const std::string& alg) {
     fail(ErrorKind::Input, "--alg '" + alg + "': use any, ecdsa or rsa");
 }
 
-// The probe itself, from values: today the CLI gives the addresses and
-// records; a DNS front end (A/AAAA and the validated TLSA RRset) will call
-// this with what it looked up.
+// The resolver to ask: --resolver, else the configuration's, else the
+// first nameserver of /etc/resolv.conf.
+dns::Resolver probe_resolver(const ProbeOptions& o) {
+    dns::QueryOptions options;
+    if (!o.resolver.empty()) {
+        std::string why;
+        const auto ep = config::parse_endpoint(o.resolver, 53, why);
+        if (!ep || !ep->is_ip_literal()) {
+            fail(ErrorKind::Input, "--resolver '" + o.resolver +
+                                       "': " + (why.empty() ? "give an IP address[:port]" : why));
+        }
+        return dns::Resolver(dns::Server{"", ep->host, ep->port}, options);
+    }
+    std::error_code ec;
+    if (!o.config.empty() || std::filesystem::exists(config::kDefaultConfigPath, ec)) {
+        const auto c =
+            config::load_config(o.config.empty() ? config::kDefaultConfigPath : o.config);
+        return dns::make_resolver(c.global);
+    }
+    return dns::Resolver(dns::Resolver::from_resolv_conf(), options);
+}
+
+// The TLSA RRset as a DANE sender gets it: only a secure answer counts.
+std::vector<TlsaRecord> records_from_dns(const dns::Resolver& resolver, const std::string& owner) {
+    const auto v = resolver.tlsa(owner);
+    if (!v.error.empty()) {
+        fail(ErrorKind::Network, "cannot get the TLSA records of " + owner + ": " + v.error);
+    }
+    if (v.security == dns::Security::Bogus) {
+        fail(ErrorKind::Network, "the TLSA answer for " + owner +
+                                     " is BOGUS (DNSSEC validation "
+                                     "fails): DANE senders will defer mail to this host");
+    }
+    if (v.security != dns::Security::Secure) {
+        fail(ErrorKind::Network, "the TLSA answer for " + owner +
+                                     " is not DNSSEC-secure (no AD "
+                                     "bit from " +
+                                     resolver.server().label() +
+                                     "): DANE is not in effect; give --record to probe anyway");
+    }
+    if (v.records.empty()) {
+        fail(ErrorKind::Network, owner +
+                                     " has no TLSA records (a secure denial): DANE is not "
+                                     "in effect for this host");
+    }
+    return v.records;
+}
+
 int run_probe(const smtp::ProbeRequest& request, bool json) {
     const ProbeReport report = smtp::probe(request);
     if (json) {
@@ -214,6 +264,15 @@ int run_probe_command(const ProbeOptions& o) {
     request.addresses = o.addresses;
     for (const auto& text : o.records) {
         request.records.push_back(TlsaRecord::parse(text));
+    }
+    if (request.addresses.empty() || request.records.empty()) {
+        const dns::Resolver resolver = probe_resolver(o);
+        if (request.addresses.empty()) {
+            request.addresses = resolver.addresses(o.host);
+        }
+        if (request.records.empty()) {
+            request.records = records_from_dns(resolver, tlsa_owner_name(o.host, request.port));
+        }
     }
     request.ehlo_name = o.ehlo;
     const auto timeout = parse_duration(o.timeout);
@@ -240,11 +299,15 @@ void add_probe_command(CLI::App& app, Action& action) {
         ->check(CLI::Range(1, 65535))
         ->default_val(25);
     cmd->add_option("--address", opts->addresses,
-                    "An IPv4 or IPv6 address of the MX host (repeatable; all are probed at once)")
-        ->required();
+                    "An IPv4 or IPv6 address of the MX host (repeatable; all are probed at "
+                    "once). Default: its A and AAAA records");
     cmd->add_option("--record", opts->records,
-                    "A TLSA record of the host, e.g. \"3 1 1 <hex>\" (repeatable)")
-        ->required();
+                    "A TLSA record of the host, e.g. \"3 1 1 <hex>\" (repeatable). Default: the "
+                    "RRset from the validating resolver, which must answer securely");
+    cmd->add_option("--resolver", opts->resolver,
+                    "The validating resolver, IP[:port] (default: the configuration's, else "
+                    "/etc/resolv.conf)");
+    cmd->add_option("-c,--config", opts->config, "Take the resolver from this configuration");
     cmd->add_option("--ehlo", opts->ehlo, "The EHLO name (default: this host's name)");
     cmd->add_option("--timeout", opts->timeout,
                     "Bound on each address's whole dialogue, connect to QUIT, e.g. 10s")

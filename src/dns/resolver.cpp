@@ -34,6 +34,23 @@ std::string rr_text(const ldns_rr* rr) {
                                  rcode_name(ldns_pkt_get_rcode(a.packet.get())) + " for " + what);
 }
 
+// For finding servers and addresses, a validation failure must not hide
+// the data: the operator needs to see which servers serve the bogus zone.
+// So a SERVFAIL is asked again with CD (checking disabled). Whether DANE is
+// in effect is judged separately (tlsa(), dnskeys()).
+Answer ask_for_discovery(const Server& resolver, const Question& q, const QueryOptions& options) {
+    Answer a = query_one(resolver, q, kRecursive, options);
+    if (a.packet && ldns_pkt_get_rcode(a.packet.get()) == LDNS_RCODE_SERVFAIL) {
+        QueryFlags cd = kRecursive;
+        cd.checking_disabled = true;
+        Answer unchecked = query_one(resolver, q, cd, options);
+        if (unchecked.packet && ldns_pkt_get_rcode(unchecked.packet.get()) != LDNS_RCODE_SERVFAIL) {
+            return unchecked;
+        }
+    }
+    return a;
+}
+
 }  // namespace
 
 std::string absolute_name(const std::string& name) {
@@ -65,8 +82,9 @@ Server Resolver::from_resolv_conf(const std::string& path) {
 
 std::vector<std::string> Resolver::addresses(const std::string& host) const {
     const std::string name = absolute_name(host);
-    const auto answers = query_batch(server_, {{name, LDNS_RR_TYPE_A}, {name, LDNS_RR_TYPE_AAAA}},
-                                     kRecursive, options_);
+    std::vector<Answer> answers;
+    answers.push_back(ask_for_discovery(server_, {name, LDNS_RR_TYPE_A}, options_));
+    answers.push_back(ask_for_discovery(server_, {name, LDNS_RR_TYPE_AAAA}, options_));
     std::vector<std::string> out;
     for (const auto& a : answers) {
         if (!a.packet) {
@@ -96,7 +114,7 @@ std::vector<std::string> Resolver::addresses(const std::string& host) const {
 
 std::vector<std::string> Resolver::name_servers(const std::string& zone) const {
     const std::string name = absolute_name(zone);
-    const Answer a = query_one(server_, {name, LDNS_RR_TYPE_NS}, kRecursive, options_);
+    const Answer a = ask_for_discovery(server_, {name, LDNS_RR_TYPE_NS}, options_);
     if (!a.packet || ldns_pkt_get_rcode(a.packet.get()) != LDNS_RCODE_NOERROR) {
         lookup_failed(server_, "the NS records of " + name, a);
     }
@@ -114,7 +132,7 @@ std::vector<std::string> Resolver::name_servers(const std::string& zone) const {
 
 std::string Resolver::primary_name(const std::string& zone) const {
     const std::string name = absolute_name(zone);
-    const Answer a = query_one(server_, {name, LDNS_RR_TYPE_SOA}, kRecursive, options_);
+    const Answer a = ask_for_discovery(server_, {name, LDNS_RR_TYPE_SOA}, options_);
     if (!a.packet || ldns_pkt_get_rcode(a.packet.get()) != LDNS_RCODE_NOERROR) {
         lookup_failed(server_, "the SOA of " + name, a);
     }

@@ -39,6 +39,11 @@ struct Endpoint {
     friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
+// Parses "host", "host:port", "[v6]:port" or a bare IPv6 literal; nullopt
+// with `why` set when malformed.
+std::optional<Endpoint> parse_endpoint(std::string_view text, std::uint16_t default_port,
+                                       std::string& why);
+
 struct Global {
     std::filesystem::path state_dir = "/var/lib/daneroll";
     LogLevel log_level = LogLevel::Info;

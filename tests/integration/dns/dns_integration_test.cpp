@@ -291,6 +291,90 @@ TEST_F(DnsSandbox, ResolverViewIsSecureForTheSignedZone) {
     EXPECT_EQ(resolver_->name_servers(env_.zone).size(), 1 + env_.secondaries.size());
 }
 
+// `daneroll dns show` for a host, with a config written for this sandbox.
+std::string dns_show(const test::SandboxEnv& env, const std::string& host, int* exit_code) {
+    test::TempDir dir;
+    std::string zones;
+    for (const auto& z : {env.zone, env.unsigned_zone}) {
+        if (!z.empty()) {
+            zones += "[zone.\"" + z + "\"]\ntsig_key = \"update\"\n";
+        }
+    }
+    const std::string config = "[daneroll]\nresolver = \"" + env.resolver.address +
+                               "\"\n[tsig.update]\nfile = \"" + env.update.file.string() + "\"\n" +
+                               zones + "[service.mx1]\nhost = \"" + env.mx_host +
+                               "\"\nttl = 2\nrotation_period = \"1h\"\n"
+                               "[service.mx1.source]\ntype = \"command\"\n"
+                               "command = [\"/bin/true\", \"{csr}\", \"{chain}\"]\n"
+                               "[service.mx1.mta]\ntype = \"exim\"\nkey_file = \"/k\"\n"
+                               "chain_file = \"/c\"\n";
+    test::write_text(dir / "daneroll.toml", config);
+    std::string out;
+    *exit_code = test::run_program(
+        {DANEROLL_BIN, "dns", "show", "-c", (dir / "daneroll.toml").string(), "--host", host},
+        &out);
+    return out;
+}
+
+TEST_F(DnsSandbox, UnsignedZoneIsReportedAsInsecure) {
+    ASSERT_FALSE(env_.unsigned_zone.empty()) << "the fixture must run with --unsigned-zone";
+    const std::string host = "mx1." + env_.unsigned_zone;
+    const std::string owner = "_25._tcp." + host + ".";
+    const TlsaRecord r = random_record();
+    dns::TlsaChange c{env_.unsigned_zone, owner, env_.ttl, {r}, {}};
+    ASSERT_TRUE(dns::update_tlsa(env_.primary, env_.credentials(env_.update), c, options_).changed);
+    // The resolver serves it, without the AD bit.
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            const auto v = resolver_->tlsa(owner);
+            return std::find(v.records.begin(), v.records.end(), r) != v.records.end();
+        },
+        std::chrono::seconds(4 * env_.negative_ttl + 6)));
+    EXPECT_EQ(resolver_->tlsa(owner).security, dns::Security::Insecure);
+    const auto [keys, security] = resolver_->dnskeys(env_.unsigned_zone);
+    EXPECT_EQ(security, dns::Security::Insecure);
+    EXPECT_TRUE(keys.empty());
+    // Every server has the record, but unsigned: not "served everywhere".
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            const auto v = dns::observe_zone(env_.unsigned_zone, env_.name_servers(), {owner}, keys,
+                                             std::chrono::system_clock::now(), options_);
+            return std::all_of(v.servers.begin(), v.servers.end(),
+                               [&](const dns::ServerView& s) { return s.owners.at(owner).has(r); });
+        },
+        10s));
+    const auto v = dns::observe_zone(env_.unsigned_zone, env_.name_servers(), {owner}, keys,
+                                     std::chrono::system_clock::now(), options_);
+    EXPECT_FALSE(v.served_everywhere(owner, r, v.observed_at));
+    for (const auto& s : v.servers) {
+        EXPECT_FALSE(s.owners.at(owner).signed_) << s.server.label();
+    }
+    int rc = -1;
+    const std::string out = dns_show(env_, host, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("insecure"), std::string::npos) << out;
+    EXPECT_NE(out.find("DANE is NOT in effect"), std::string::npos) << out;
+    EXPECT_NE(out.find("NOT signed"), std::string::npos) << out;
+    dns::update_tlsa(env_.primary, env_.credentials(env_.update),
+                     {env_.unsigned_zone, owner, env_.ttl, {}, {r}}, options_);
+}
+
+TEST_F(DnsSandbox, BrokenTrustAnchorIsReportedAsBogus) {
+    ASSERT_EQ(env_.tool_run({"break-anchor", env_.dir.string()}), 0);
+    // Restore the anchor however the test ends.
+    struct Fix {
+        const test::SandboxEnv& env;
+        ~Fix() { env.tool_run({"fix-anchor", env.dir.string()}); }
+    } fix{env_};
+    const auto v = resolver_->tlsa(owner_);
+    EXPECT_EQ(v.security, dns::Security::Bogus) << v.error;
+    EXPECT_EQ(resolver_->dnskeys(env_.zone).second, dns::Security::Bogus);
+    int rc = -1;
+    const std::string out = dns_show(env_, env_.mx_host, &rc);
+    EXPECT_NE(out.find("bogus"), std::string::npos) << out;
+    EXPECT_NE(out.find("BOGUS"), std::string::npos) << out;
+}
+
 TEST_F(DnsSandbox, SilentServerTimesOutWithinTheBound) {
     ASSERT_EQ(env_.tool_run({"freeze", "nsd", env_.dir.string()}), 0);
     const auto start = std::chrono::steady_clock::now();

@@ -39,6 +39,9 @@ SandboxEnv SandboxEnv::load() {
     e.tool = j.at("tool").get<std::string>();
     e.net = j.at("net").get<std::string>();
     e.zone = j.at("zone").get<std::string>();
+    if (j.contains("unsigned_zone") && j.at("unsigned_zone").is_string()) {
+        e.unsigned_zone = j.at("unsigned_zone").get<std::string>();
+    }
     e.ttl = j.at("ttl").get<std::uint32_t>();
     e.negative_ttl = j.at("negative_ttl").get<std::uint32_t>();
     e.primary = server_of(j.at("primary"));

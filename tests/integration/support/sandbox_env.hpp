@@ -24,6 +24,7 @@ struct SandboxEnv {
     std::filesystem::path tool;
     std::string net;
     std::string zone;
+    std::string unsigned_zone;  // "" unless the sandbox runs with --unsigned-zone
     std::uint32_t ttl = 0;
     std::uint32_t negative_ttl = 0;
     dns::Server primary;
