@@ -1,6 +1,7 @@
 #include "daneroll/common/files.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc >= 2.28)
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "daneroll/common/error.hpp"
 
@@ -95,7 +97,8 @@ void UniqueFd::close_checked(const fs::path& what) {
     }
 }
 
-fs::path write_temp_beside(const fs::path& path, std::string_view content, mode_t mode) {
+fs::path write_temp_beside(const fs::path& path, std::string_view content, mode_t mode,
+                           gid_t group) {
     const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
     const fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + random_suffix());
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
@@ -105,6 +108,10 @@ fs::path write_temp_beside(const fs::path& path, std::string_view content, mode_
     try {
         // The umask may have narrowed `mode`, never widened it; fchmod makes
         // the result exact (e.g. 0644 for a certificate under umask 077).
+        if (group != static_cast<gid_t>(-1) &&
+            ::fchown(fd.get(), static_cast<uid_t>(-1), group) != 0) {
+            fail_io("cannot change the group of", tmp, errno);
+        }
         if (::fchmod(fd.get(), mode) != 0) {
             fail_io("cannot chmod", tmp, errno);
         }
@@ -134,9 +141,9 @@ void discard_temp(const fs::path& temp) noexcept {
 }
 
 void write_file_atomic(const fs::path& path, std::string_view content, mode_t mode,
-                       Overwrite overwrite) {
+                       Overwrite overwrite, gid_t group) {
     const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-    const fs::path tmp = write_temp_beside(path, content, mode);
+    const fs::path tmp = write_temp_beside(path, content, mode, group);
     try {
         if (overwrite == Overwrite::Yes) {
             if (::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -207,6 +214,16 @@ void ensure_private_directory(const fs::path& dir) {
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
         fail_io("cannot create directory", dir, errno);
     }
+}
+
+gid_t group_id(const std::string& name) {
+    std::vector<char> buf(16384);
+    struct group grp {};
+    struct group* found = nullptr;
+    if (::getgrnam_r(name.c_str(), &grp, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+        fail(ErrorKind::Config, "there is no group '" + name + "' on this host");
+    }
+    return found->gr_gid;
 }
 
 bool accessible_by_others(const fs::path& path) {

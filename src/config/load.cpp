@@ -426,6 +426,19 @@ Mta read_mta(const toml::table& t, const std::string& path, const Context& ctx,
         }
         m.backup_suffix = *v;
     }
+    if (auto v = r.string("key_group")) {
+        if (v->empty()) {
+            r.error_at("key_group", "must name a group");
+        }
+        if (ctx.check_files) {
+            try {
+                group_id(*v);
+            } catch (const Error& e) {
+                r.error_at("key_group", e.what());
+            }
+        }
+        m.key_group = *v;
+    }
     r.finish();
     if (!t.contains("type")) {
         r.error_here("missing 'type': one of 'postfix', 'exim', 'command'");

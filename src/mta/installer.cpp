@@ -78,29 +78,34 @@ std::optional<Installed> Installer::read_installed() const {
 void Installer::install(const PrivateKey& key, const std::vector<Certificate>& chain) const {
     const std::string chain_pem = chain_to_pem(chain);
     const std::string key_pem = key.to_pem();
+    // Files holding the key: root only, or readable by the MTA's group.
+    const gid_t group = mta_.key_group.empty() ? static_cast<gid_t>(-1) : group_id(mta_.key_group);
+    const mode_t key_mode = mta_.key_group.empty() ? 0600 : 0640;
     // Keys and combined files are secrets (0600); a chain alone is public.
     if (!combined_.empty()) {
         const std::string content = key_pem + chain_pem;
         const std::string live = read_if_exists(combined_);
         if (live != content) {
             if (!live.empty()) {
-                write_file_atomic(combined_ + mta_.backup_suffix, live, 0600, Overwrite::Yes);
+                write_file_atomic(combined_ + mta_.backup_suffix, live, key_mode, Overwrite::Yes,
+                                  group);
             }
-            write_file_atomic(combined_, content, 0600, Overwrite::Yes);
+            write_file_atomic(combined_, content, key_mode, Overwrite::Yes, group);
         }
     } else {
         const std::string live_key = read_if_exists(key_file_);
         const std::string live_chain = read_if_exists(chain_file_);
         if (live_key != key_pem || live_chain != chain_pem) {
             if (!live_key.empty() && !live_chain.empty()) {
-                write_file_atomic(key_file_ + mta_.backup_suffix, live_key, 0600, Overwrite::Yes);
+                write_file_atomic(key_file_ + mta_.backup_suffix, live_key, key_mode,
+                                  Overwrite::Yes, group);
                 write_file_atomic(chain_file_ + mta_.backup_suffix, live_chain, 0644,
                                   Overwrite::Yes);
             }
             // Both files are written first and renamed back to back, so the
             // MTA can see a mismatched pair only for the instant between
             // two renames (a combined file avoids even that).
-            const fs::path tmp_key = write_temp_beside(key_file_, key_pem, 0600);
+            const fs::path tmp_key = write_temp_beside(key_file_, key_pem, key_mode, group);
             fs::path tmp_chain;
             try {
                 tmp_chain = write_temp_beside(chain_file_, chain_pem, 0644);
@@ -137,7 +142,10 @@ bool Installer::restore_backup() const {
             continue;
         }
         const bool secret = live == combined_ || live == key_file_;
-        write_file_atomic(live, content, secret ? 0600 : 0644, Overwrite::Yes);
+        const gid_t group =
+            secret && !mta_.key_group.empty() ? group_id(mta_.key_group) : static_cast<gid_t>(-1);
+        const mode_t mode = !secret ? 0644 : mta_.key_group.empty() ? 0600 : 0640;
+        write_file_atomic(live, content, mode, Overwrite::Yes, group);
         restored = true;
     }
     return restored;

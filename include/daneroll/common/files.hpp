@@ -41,8 +41,10 @@ enum class Overwrite { No, Yes };
 // then fsync the directory. On any failure the temporary file is removed and
 // `path` is untouched. Throws Error(Io), or Error(Input) if the file exists
 // and Overwrite::No.
+// `group`, if not -1, becomes the file's group (e.g. so an MTA that reads
+// its key as an unprivileged user can, with mode 0640).
 void write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode,
-                       Overwrite overwrite);
+                       Overwrite overwrite, gid_t group = static_cast<gid_t>(-1));
 
 // The two halves of write_file_atomic, for replacing several files with
 // their renames as close together as possible (a key and its chain):
@@ -50,7 +52,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 // returns its name; commit_temp renames it over `path` and fsyncs the
 // directory; discard_temp removes it.
 std::filesystem::path write_temp_beside(const std::filesystem::path& path, std::string_view content,
-                                        mode_t mode);
+                                        mode_t mode, gid_t group = static_cast<gid_t>(-1));
 void commit_temp(const std::filesystem::path& temp, const std::filesystem::path& path);
 void discard_temp(const std::filesystem::path& temp) noexcept;
 
@@ -63,6 +65,9 @@ void ensure_private_directory(const std::filesystem::path& dir);
 // Throws Error(Config) if `path` (holding a secret) can be read or written by
 // group or others, naming the file and the fix.
 void require_private_file(const std::filesystem::path& path);
+
+// The gid of a group name; throws Error(Config) if there is no such group.
+gid_t group_id(const std::string& name);
 
 // True if group or others have any access to `path`.
 bool accessible_by_others(const std::filesystem::path& path);

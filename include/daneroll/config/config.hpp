@@ -109,6 +109,10 @@ struct Mta {
     // Files of the previous deployment are kept beside the live ones with
     // this suffix, for rollback.
     std::string backup_suffix = ".daneroll-previous";
+    // A group that may read the key (mode 0640), for an MTA that reads its
+    // key as an unprivileged user (Debian's Exim: "Debian-exim"). Empty:
+    // root only (0600).
+    std::string key_group;
 };
 
 struct Probe {
