@@ -708,6 +708,17 @@ Service read_service(const std::string& id, const toml::table& t, const Context&
                      "\"acme\", \"certbot\" or \"command\")");
     }
     s.source = read_source(*source, path + ".source", ctx);
+    if (s.source.lineage) {
+        TableReader sr(*source, path + ".source", ctx.source);
+        require_placeholders(sr, "lineage", s.source.lineage->string(), {"{algorithm}"});
+        if (s.algorithms.size() > 1 &&
+            s.source.lineage->string().find("{algorithm}") == std::string::npos) {
+            sr.error_at("lineage",
+                        "with several algorithms each needs its own certbot lineage: "
+                        "put {algorithm} in the path (certbot --cert-name "
+                        "mx1-ecdsa-p256, mx1-rsa2048)");
+        }
+    }
     if (mta == nullptr) {
         r.error_here("missing [" + path +
                      ".mta]: how the certificate is installed (type = "

@@ -43,6 +43,14 @@ std::string record_list(const std::vector<TlsaRecord>& records) {
     return out;
 }
 
+std::string normalized_inbox_chain(const std::filesystem::path& inbox) {
+    try {
+        return chain_to_pem(load_certificates(inbox / "chain.pem"));
+    } catch (const Error&) {
+        return "";
+    }
+}
+
 }  // namespace
 
 void crash_point(const char* point) {
@@ -210,7 +218,40 @@ Inputs Engine::observe(const Unit& unit, const UnitState& state) {
         d.problems.push_back(std::string("cannot read the MTA's files: ") + e.what());
     }
     in.peers = peers_of(unit, in.now);
+    read_inbox(unit, state, in);
     return in;
+}
+
+void Engine::read_inbox(const Unit& unit, const UnitState& state, Inputs& in) {
+    // A chain and key handed over by certbot's deploy hook (daneroll hook
+    // certbot). The key is imported into the unit's key directory so the
+    // deploy finds it by id like any other key.
+    const auto dir = store_.inbox_dir(state.service, state.algorithm);
+    std::error_code ec;
+    if (!std::filesystem::exists(dir / "chain.pem", ec) ||
+        !std::filesystem::exists(dir / "key.pem", ec)) {
+        return;
+    }
+    try {
+        const PrivateKey key = PrivateKey::load_file(dir / "key.pem");
+        const auto chain = load_certificates(dir / "chain.pem");
+        if (chain.front().spki_der() != key.spki_der() || key.algorithm() != unit.algorithm) {
+            in.dns.problems.push_back("the handed-over chain in " + dir.string() +
+                                      " does not belong to its key, or is not " + state.algorithm +
+                                      "; ignoring it");
+            return;
+        }
+        const std::string id = key_id(key.spki_der());
+        const auto keys = store_.key_dir(state.service, state.algorithm);
+        ensure_private_directory(keys);
+        if (!std::filesystem::exists(keys / (id + ".key"), ec)) {
+            save_private_key(key, keys / (id + ".key"), Overwrite::No);
+        }
+        in.delivered_chain_pem = chain_to_pem(chain);
+        in.delivered_key_id = id;
+    } catch (const Error& e) {
+        in.dns.problems.push_back(std::string("cannot read the handed-over chain: ") + e.what());
+    }
 }
 
 std::vector<PeerUnit> Engine::peers_of(const Unit& unit, TimePoint now) const {
@@ -371,16 +412,22 @@ void Engine::deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitRe
             fail(ErrorKind::Safety, "refusing to deploy: " + verdict.reason);
         }
     }
-    const KeyInfo* info = nullptr;
+    KeyInfo staged_key;
     if (state.next_key && state.next_key->id == state.staged_key_id) {
-        info = &*state.next_key;
+        staged_key = *state.next_key;
     } else if (state.current_key && state.current_key->id == state.staged_key_id) {
-        info = &*state.current_key;
+        staged_key = *state.current_key;
     } else {
-        fail(ErrorKind::Internal,
-             "the key " + state.staged_key_id + " of the staged chain is gone");
+        // A key handed over with its chain (certbot), imported by id.
+        const auto file =
+            store_.key_dir(state.service, state.algorithm) / (state.staged_key_id + ".key");
+        std::error_code ec;
+        if (!std::filesystem::exists(file, ec)) {
+            fail(ErrorKind::Internal,
+                 "the key " + state.staged_key_id + " of the staged chain is gone");
+        }
+        staged_key = key_info(PrivateKey::load_file(file), file.string(), in.now);
     }
-    const KeyInfo staged_key = *info;
     const PrivateKey key = PrivateKey::load_file(staged_key.file);
     const auto chain = parse_certificates(state.staged_chain_pem, "staged chain");
     mta::Installer installer(svc, unit.algorithm);
@@ -478,6 +525,14 @@ void Engine::deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitRe
     state.phase = Phase::Retiring;
     state.note(in.now, "deployed the chain for key " + staged_key.id + " and verified it");
     store_.save(state);
+    // A handed-over chain is done with once it is deployed.
+    const auto inbox = store_.inbox_dir(state.service, state.algorithm);
+    std::error_code ec;
+    if (std::filesystem::exists(inbox / "chain.pem", ec) &&
+        normalized_inbox_chain(inbox) == state.deployed_chain_pem) {
+        std::filesystem::remove(inbox / "chain.pem", ec);
+        std::filesystem::remove(inbox / "key.pem", ec);
+    }
 }
 
 void Engine::execute(const Unit& unit, UnitState& state, const Inputs& in, const Action& a,
@@ -518,6 +573,9 @@ void Engine::prune_keys(const UnitState& state) const {
         if (*k) {
             keep.push_back((*k)->file);
         }
+    }
+    if (!state.staged_key_id.empty()) {
+        keep.push_back((dir / (state.staged_key_id + ".key")).string());
     }
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
         const std::string path = entry.path().string();
@@ -668,6 +726,55 @@ std::vector<UnitReport> Engine::init(const std::string& service) {
         out.push_back(std::move(r));
     }
     return out;
+}
+
+std::vector<std::string> Engine::hand_over(const std::filesystem::path& lineage) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path want = fs::weakly_canonical(lineage, ec);
+    std::vector<std::string> took;
+    for (const auto& unit : units("")) {
+        const auto& svc = *unit.service;
+        if (svc.source.type != config::SourceType::Certbot || !svc.source.lineage) {
+            continue;
+        }
+        const fs::path mine = fs::weakly_canonical(
+            config::Service::expand(svc.source.lineage->string(), unit.algorithm), ec);
+        if (mine != want) {
+            continue;
+        }
+        // certbot's live/ files are symlinks into archive/: read them once,
+        // here, and never let the MTA read them directly.
+        const PrivateKey key = PrivateKey::load_file(want / "privkey.pem");
+        const auto chain = load_certificates(want / "fullchain.pem");
+        if (key.algorithm() != unit.algorithm) {
+            continue;  // the lineage of this service's other key type
+        }
+        if (chain.front().spki_der() != key.spki_der()) {
+            fail(ErrorKind::Input, (want / "fullchain.pem").string() +
+                                       " does not belong to privkey.pem; not handing it over");
+        }
+        const std::string alg(key_algorithm_name(unit.algorithm));
+        const auto inbox = store_.inbox_dir(svc.id, alg);
+        ensure_private_directory(inbox);
+        // The key first: the engine only looks once the chain is there.
+        save_private_key(key, inbox / "key.pem", Overwrite::Yes);
+        write_file_atomic(inbox / "chain.pem", chain_to_pem(chain), 0600, Overwrite::Yes);
+        UnitState state = store_.load(svc.id, alg);
+        state.note(std::chrono::system_clock::now(), "certbot handed over a chain for " +
+                                                         chain.front().subject() + " from " +
+                                                         want.string());
+        if (state.phase != Phase::Unmanaged) {
+            store_.save(state);
+        }
+        took.push_back(svc.id + "/" + alg);
+    }
+    if (took.empty()) {
+        fail(ErrorKind::Input, "no service with source type \"certbot\" has lineage " +
+                                   want.string() + " (and a key of that type) in " +
+                                   config_.file.string());
+    }
+    return took;
 }
 
 void Engine::request_rotation(const std::string& service) {

@@ -27,6 +27,10 @@ fs::path StateStore::work_dir(const std::string& service, const std::string& alg
     return root_ / "work" / service / algorithm;
 }
 
+fs::path StateStore::inbox_dir(const std::string& service, const std::string& algorithm) const {
+    return root_ / "inbox" / service / algorithm;
+}
+
 bool StateStore::exists(const std::string& service, const std::string& algorithm) const {
     std::error_code ec;
     return fs::exists(file(service, algorithm), ec);

@@ -89,10 +89,12 @@ std::unique_ptr<CertificateSource> make_source(const config::Config& /*config*/,
                 ": the acme certificate source is not implemented yet "
                 "in this version; use type = \"command\"");
         case config::SourceType::Certbot:
+            // certbot renews on its own schedule and hands the result over
+            // through its deploy hook (daneroll hook certbot).
             return std::make_unique<UnavailableSource>(
                 "service " + service.id +
-                ": the certbot certificate source is not implemented "
-                "yet in this version; use type = \"command\"");
+                ": certbot issues on its own; daneroll waits for its deploy hook (daneroll hook "
+                "certbot)");
     }
     fail(ErrorKind::Internal, "unknown source type");
 }

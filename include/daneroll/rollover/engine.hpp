@@ -60,6 +60,12 @@ class Engine {
     // and the next key. Never touches the MTA.
     std::vector<UnitReport> init(const std::string& service = "");
 
+    // Hands a key and chain obtained elsewhere (certbot renewed
+    // `lineage`) to every unit of a certbot-sourced service with that
+    // lineage and the key's algorithm. Returns "service/algorithm" of each
+    // unit that took it; the next tick stages and deploys it when safe.
+    std::vector<std::string> hand_over(const std::filesystem::path& lineage);
+
     // Asks for a rollover of every unit of `service` at the next tick.
     void request_rotation(const std::string& service);
 
@@ -80,6 +86,7 @@ class Engine {
     Inputs observe(const Unit& unit, const UnitState& state);
     Policy policy_for(const Unit& unit) const;
     std::vector<PeerUnit> peers_of(const Unit& unit, TimePoint now) const;
+    void read_inbox(const Unit& unit, const UnitState& state, Inputs& in);
     void execute(const Unit& unit, UnitState& state, const Inputs& in, const Action& action,
                  UnitReport& report);
     void generate_next_key(const Unit& unit, UnitState& state, const Inputs& in);

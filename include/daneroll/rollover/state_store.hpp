@@ -27,6 +27,10 @@ class StateStore {
     // <state_dir>/work/<service>/<algorithm>: scratch files (CSRs), 0700.
     [[nodiscard]] std::filesystem::path work_dir(const std::string& service,
                                                  const std::string& algorithm) const;
+    // <state_dir>/inbox/<service>/<algorithm>: a key and chain handed over
+    // by a certificate source (certbot's deploy hook), 0700, until deployed.
+    [[nodiscard]] std::filesystem::path inbox_dir(const std::string& service,
+                                                  const std::string& algorithm) const;
     [[nodiscard]] const std::filesystem::path& root() const { return root_; }
 
   private:

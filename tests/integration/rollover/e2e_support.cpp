@@ -906,10 +906,15 @@ void Daneroll::write_config(const ConfigSpec& spec) {
             t += alg + " = " + toml_array(files) + "\n";
         }
     }
-    t += "\n[service.mx1.source]\ntype = \"command\"\ncommand = " +
-         toml_array(
-             {(sb_.tools / "local-ca").string(), "sign", ca_.string(), "{csr}", "{chain}", "90"}) +
-         "\n\n[service.mx1.mta]\ntype = \"postfix\"\ncombined_file = " + toml_string(combined) +
+    if (spec.certbot_lineage.empty()) {
+        t += "\n[service.mx1.source]\ntype = \"command\"\ncommand = " +
+             toml_array({(sb_.tools / "local-ca").string(), "sign", ca_.string(), "{csr}",
+                         "{chain}", "90"});
+    } else {
+        t += "\n[service.mx1.source]\ntype = \"certbot\"\nlineage = " +
+             toml_string(spec.certbot_lineage);
+    }
+    t += "\n\n[service.mx1.mta]\ntype = \"postfix\"\ncombined_file = " + toml_string(combined) +
          "\nreload = " + toml_array(reload) + "\n\n[service.mx1.probe]\ntimeout = \"5s\"\n";
     write_file_atomic(config_, t, 0644, Overwrite::Yes);
 }

@@ -259,6 +259,7 @@ struct ConfigSpec {
     std::vector<std::filesystem::path> issuer_files;  // current+issuer
     std::vector<std::string> reload;                  // empty: postfix -c CONF reload
     std::string combined_file;                        // empty: Postfix's own files
+    std::string certbot_lineage;  // set: source type "certbot" with this lineage
 };
 
 // One daneroll installation of a test: its own directory with the config

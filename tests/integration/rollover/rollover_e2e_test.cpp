@@ -717,5 +717,114 @@ TEST_F(RolloverE2E, FailingProbeRollsBackAndMailKeepsFlowing) {
     EXPECT_FALSE(observer_->ever_served_leaf(hex_of(next1))) << v.timeline;
 }
 
+// certbot renews on its own; a renewal, laid out as certbot does it
+// (archive/ files, live/ symlinks), signed by the test's local CA.
+fs::path renew_like_certbot(const Sandbox& sb, const Daneroll& d, int n) {
+    const fs::path archive = d.dir() / "letsencrypt" / "archive" / "mx1";
+    const fs::path live = d.dir() / "letsencrypt" / "live" / "mx1";
+    fs::create_directories(archive);
+    fs::create_directories(live);
+    const std::string key = (archive / ("privkey" + std::to_string(n) + ".pem")).string();
+    const std::string csr = (archive / ("req" + std::to_string(n) + ".csr")).string();
+    const std::string chain = (archive / ("fullchain" + std::to_string(n) + ".pem")).string();
+    auto must = [](const ProcResult& r) {
+        if (!r.ok()) {
+            throw std::runtime_error(r.describe());
+        }
+    };
+    must(run_proc({"/usr/bin/openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                   "ec_paramgen_curve:P-256", "-out", key},
+                  Ms(20000)));
+    must(run_proc({"/usr/bin/openssl", "req", "-new", "-key", key, "-subj", "/CN=" + sb.env.mx_host,
+                   "-addext", "subjectAltName=DNS:" + sb.env.mx_host, "-out", csr},
+                  Ms(20000)));
+    must(sb.local_ca({"sign", d.ca().string(), csr, chain, "90"}));
+    for (const auto& [link, target] :
+         {std::pair{"privkey.pem", key}, std::pair{"fullchain.pem", chain}}) {
+        fs::remove(live / link);
+        fs::create_symlink(target, live / link);
+    }
+    return live;
+}
+
+TEST_F(RolloverE2E, CertbotRenewalFromAPublishedIssuerDeploysFromTheHook) {
+    const fs::path int_pem = d_->ca() / "int.pem";
+    ConfigSpec spec = issuer_spec(int_pem);
+    spec.certbot_lineage = (d_->dir() / "letsencrypt" / "live" / "mx1").string();
+    d_->write_config(spec);
+    const TlsaRecord ta1 = ta_record(load_certificates(int_pem).front());
+    observer_->start();
+    ASSERT_TRUE(d_->init().ok());
+    const auto first = d_->run_wait();
+    ASSERT_TRUE(first.ok()) << first.describe();
+
+    // A timer tick sees the issuer's 2 1 1 everywhere (run --wait returns
+    // as soon as it is published), and 2 x TTL pass.
+    std::this_thread::sleep_for(1s);
+    const auto tick = d_->cmd({"run"});
+    ASSERT_TRUE(tick.exited && (tick.code == 0 || tick.code == 4)) << tick.describe();
+    std::this_thread::sleep_for(sb_.two_ttl() + 1s);
+    // certbot renews (a new key) and runs its deploy hook: the issuer's
+    // 2 1 1 is established, so the hook deploys at once.
+    const fs::path live = renew_like_certbot(sb_, *d_, 1);
+    const auto hook = d_->cmd({"hook", "certbot"}, Ms(90000), {"RENEWED_LINEAGE=" + live.string()});
+    ASSERT_TRUE(hook.ok()) << hook.describe();
+    EXPECT_TRUE(contains(hook.output, "deployed the new certificate")) << hook.output;
+    const auto renewed = load_certificates(live / "fullchain.pem").front();
+    EXPECT_EQ(served("ecdsa-p256").leaf_spki, spki_hex(renewed));
+    // The MTA reads daneroll's copy, never certbot's files.
+    EXPECT_EQ(sb_.installed_chain("ecdsa-p256").front().der(), renewed.der());
+    expect_dane_checks_pass();
+    const auto v = judge_observer();
+    const auto* a = appearance_of(v, spki_hex(renewed));
+    ASSERT_NE(a, nullptr) << v.timeline;
+    EXPECT_EQ(a->record, ta1.short_string());
+}
+
+TEST_F(RolloverE2E, CertbotRenewalFromANewIssuerWaitsForItsOwnRecord) {
+    const fs::path int_pem = d_->ca() / "int.pem";
+    // The config pins the CA's first intermediate; certbot's next
+    // certificate comes from a new one.
+    const fs::path pinned = d_->dir() / "pinned-int.pem";
+    fs::copy_file(int_pem, pinned);
+    ConfigSpec spec = issuer_spec(pinned);
+    spec.certbot_lineage = (d_->dir() / "letsencrypt" / "live" / "mx1").string();
+    d_->write_config(spec);
+    observer_->start();
+    ASSERT_TRUE(d_->init().ok());
+    ASSERT_TRUE(d_->run_wait().ok());
+    const auto before = served("ecdsa-p256");
+
+    ASSERT_TRUE(sb_.local_ca({"rekey", d_->ca().string()}).ok());
+    const fs::path live = renew_like_certbot(sb_, *d_, 1);
+    const auto renewed = load_certificates(live / "fullchain.pem").front();
+    const auto hook = d_->cmd({"hook", "certbot"}, Ms(90000), {"RENEWED_LINEAGE=" + live.string()});
+    ASSERT_TRUE(hook.ok()) << hook.describe();
+    // Its own 3 1 1 is published; nothing is deployed yet.
+    EXPECT_TRUE(contains(hook.output, "awaiting-propagation")) << hook.output;
+    EXPECT_EQ(served("ecdsa-p256").leaf_spki, before.leaf_spki);
+    const auto u = d_->unit("ecdsa-p256");
+    EXPECT_EQ(records_with_role(u, "staged"), std::vector<TlsaRecord>{ee_record(renewed)})
+        << u.dump(2);
+    // The next timer tick deploys it once the record is established.
+    const auto later = d_->run_wait();
+    ASSERT_TRUE(later.ok()) << later.describe();
+    EXPECT_EQ(served("ecdsa-p256").leaf_spki, spki_hex(renewed));
+    expect_dane_checks_pass();
+    const auto v = judge_observer();
+    const auto* a = appearance_of(v, spki_hex(renewed));
+    ASSERT_NE(a, nullptr) << v.timeline;
+    EXPECT_EQ(a->record, ee_record(renewed).short_string());
+    EXPECT_GE(a->margin_high_s, v.wait_s);
+}
+
+TEST_F(RolloverE2E, CertbotHookForAnUnknownLineageFailsClearly) {
+    d_->write_config(issuer_spec(d_->ca() / "int.pem"));
+    const auto hook =
+        d_->cmd({"hook", "certbot"}, Ms(30000), {"RENEWED_LINEAGE=/nonexistent/live/x"});
+    EXPECT_FALSE(hook.ok());
+    EXPECT_TRUE(contains(hook.output, "no service with source type \"certbot\"")) << hook.output;
+}
+
 }  // namespace
 }  // namespace daneroll::e2e
