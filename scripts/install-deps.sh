@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
 )
 # Tests and demo: the real servers of the sandbox and independent checkers.
 TEST_PACKAGES=(
-  openssl ca-certificates iproute2 util-linux procps
+  openssl ca-certificates curl iproute2 util-linux procps
   bind9 bind9-utils bind9-dnsutils nsd unbound
   postfix pebble certbot python3-certbot-dns-rfc2136
   ldnsutils hash-slinger systemd

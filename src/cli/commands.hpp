@@ -22,6 +22,7 @@ void add_probe_command(CLI::App& app, Action& action);
 void add_dns_commands(CLI::App& app, Action& action);
 void add_rollover_commands(CLI::App& app, Action& action);
 void add_demo_command(CLI::App& app, Action& action);
+void add_acme_commands(CLI::App& app, Action& action);
 void add_hook_commands(CLI::App& app, Action& action);
 
 }  // namespace daneroll::cli

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
     daneroll::cli::add_dns_commands(app, action);
     daneroll::cli::add_rollover_commands(app, action);
     daneroll::cli::add_demo_command(app, action);
+    daneroll::cli::add_acme_commands(app, action);
     daneroll::cli::add_hook_commands(app, action);
 
     try {

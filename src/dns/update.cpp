@@ -66,8 +66,8 @@ int tsig_error_of(const ldns_pkt* reply) {
 }
 
 [[noreturn]] void explain_refusal(const Server& server, const TsigCredentials& key,
-                                  const std::string& owner, const std::string& zone, int rcode,
-                                  int tsig_error) {
+                                  const std::string& owner, const std::string& zone,
+                                  const std::string& type, int rcode, int tsig_error) {
     const std::string who = server.label() + " answered " + rcode_name(rcode);
     const std::string what = " to the UPDATE for " + owner;
     const std::string k = "'" + key.name + "'";
@@ -88,8 +88,8 @@ int tsig_error_of(const ldns_pkt* reply) {
     }
     switch (rcode) {
         case LDNS_RCODE_REFUSED:
-            advice = ": check the update-policy for key " + k + " (it must allow TLSA at " + owner +
-                     ") and that the zone allows updates";
+            advice = ": check the update-policy for key " + k + " (it must allow " + type + " at " +
+                     owner + ") and that the zone allows updates";
             break;
         case LDNS_RCODE_NOTAUTH:
             advice = ": it is not the primary for " + zone + " (or rejected the TSIG signature)";
@@ -107,6 +107,35 @@ int tsig_error_of(const ldns_pkt* reply) {
             break;
     }
     fail(ErrorKind::Network, who + what + advice + "; the zone is unchanged");
+}
+
+// Signs `pkt` with TSIG and sends it. A NOERROR answer is returned only if
+// its TSIG verifies: the server must prove it holds the key before a change
+// counts as made. Other answers are returned for the caller to explain.
+Reply sign_and_send(const Server& primary, const TsigCredentials& key, ldns_pkt* pkt,
+                    const std::string& owner, const QueryOptions& options) {
+    const std::string algorithm = key.algorithm + ".";
+    const ldns_status st = ldns_pkt_tsig_sign(pkt, key.name.c_str(), key.secret.c_str(), kTsigFudge,
+                                              algorithm.c_str(), nullptr);
+    if (st != LDNS_STATUS_OK) {
+        fail(ErrorKind::Crypto,
+             "cannot sign the UPDATE with TSIG key '" + key.name + "': " + status_text(st));
+    }
+    Reply reply = send_tcp(primary, pkt, options);
+    if (ldns_pkt_get_rcode(reply.packet.get()) == LDNS_RCODE_NOERROR) {
+        const ldns_rr* request_tsig = ldns_pkt_tsig(pkt);
+        const bool verified =
+            request_tsig != nullptr &&
+            ldns_pkt_tsig_verify(reply.packet.get(), reply.wire.get(), reply.size, key.name.c_str(),
+                                 key.secret.c_str(), ldns_rr_rdf(request_tsig, 3));
+        if (!verified) {
+            fail(ErrorKind::Network, primary.label() + " answered NOERROR to the UPDATE for " +
+                                         owner +
+                                         " without a valid TSIG signature; not "
+                                         "trusting it (check for a middlebox)");
+        }
+    }
+    return reply;
 }
 
 LdnsPkt build_update(const std::string& zone, const std::string& owner, std::uint32_t ttl,
@@ -220,29 +249,9 @@ UpdateOutcome update_tlsa(const Server& primary, const TsigCredentials& key,
             return out;
         }
         LdnsPkt pkt = build_update(zone, owner, change.ttl, current, change.add, change.remove);
-        const std::string algorithm = key.algorithm + ".";
-        const ldns_status st = ldns_pkt_tsig_sign(pkt.get(), key.name.c_str(), key.secret.c_str(),
-                                                  kTsigFudge, algorithm.c_str(), nullptr);
-        if (st != LDNS_STATUS_OK) {
-            fail(ErrorKind::Crypto,
-                 "cannot sign the UPDATE with TSIG key '" + key.name + "': " + status_text(st));
-        }
-        const Reply reply = send_tcp(primary, pkt.get(), options);
+        const Reply reply = sign_and_send(primary, key, pkt.get(), owner, options);
         const int reply_rcode = ldns_pkt_get_rcode(reply.packet.get());
         if (reply_rcode == LDNS_RCODE_NOERROR) {
-            // Trust the success only if the server proves it holds the key.
-            const ldns_rr* request_tsig = ldns_pkt_tsig(pkt.get());
-            const bool verified =
-                request_tsig != nullptr &&
-                ldns_pkt_tsig_verify(reply.packet.get(), reply.wire.get(), reply.size,
-                                     key.name.c_str(), key.secret.c_str(),
-                                     ldns_rr_rdf(request_tsig, 3));
-            if (!verified) {
-                fail(ErrorKind::Network, primary.label() + " answered NOERROR to the UPDATE for " +
-                                             owner +
-                                             " without a valid TSIG signature; not "
-                                             "trusting it (check for a middlebox)");
-            }
             out.changed = true;
             return out;
         }
@@ -253,11 +262,100 @@ UpdateOutcome update_tlsa(const Server& primary, const TsigCredentials& key,
             std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
             continue;
         }
-        explain_refusal(primary, key, owner, zone, reply_rcode, tsig_error_of(reply.packet.get()));
+        explain_refusal(primary, key, owner, zone, "TLSA", reply_rcode,
+                        tsig_error_of(reply.packet.get()));
     }
     fail(ErrorKind::Network, "gave up updating " + owner + " at " + primary.label() + " after " +
                                  std::to_string(max_attempts) +
                                  " attempts: the RRset kept changing under us");
+}
+
+namespace {
+
+LdnsRr make_txt_rr(const std::string& owner, std::uint32_t ttl, ldns_rr_class klass,
+                   const std::string& value) {
+    if (value.size() > 255) {
+        fail(ErrorKind::Input, "a TXT string longer than 255 bytes for " + owner);
+    }
+    LdnsRr rr(ldns_rr_new());
+    if (!rr) {
+        fail(ErrorKind::Internal, "out of memory building a TXT RR");
+    }
+    ldns_rr_set_owner(rr.get(), make_dname(owner).release());
+    ldns_rr_set_type(rr.get(), LDNS_RR_TYPE_TXT);
+    ldns_rr_set_class(rr.get(), klass);
+    ldns_rr_set_ttl(rr.get(), ttl);
+    // One <character-string>: a length byte, then the bytes (RFC 1035 3.3).
+    std::vector<std::uint8_t> wire;
+    wire.push_back(static_cast<std::uint8_t>(value.size()));
+    wire.insert(wire.end(), value.begin(), value.end());
+    ldns_rr_push_rdf(rr.get(), ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, wire.size(), wire.data()));
+    return rr;
+}
+
+}  // namespace
+
+void update_txt(const Server& primary, const TsigCredentials& key, const TxtChange& change,
+                const QueryOptions& options) {
+    require_signing_algorithm(key.algorithm);
+    const std::string zone = absolute_name(change.zone);
+    const std::string owner = absolute_name(change.owner);
+    if (!inside_zone(owner, zone)) {
+        fail(ErrorKind::Input, owner + " is not inside zone " + zone);
+    }
+    if (change.add.empty() && change.remove.empty()) {
+        return;
+    }
+    LdnsRrList prereq(ldns_rr_list_new());
+    LdnsRrList updates(ldns_rr_list_new());
+    // Deleting one exact record (class NONE, RFC 2136 2.5.4) and adding one
+    // are idempotent and leave the RRset's other records alone, so no
+    // prerequisite is needed: concurrent orders for other names coexist.
+    for (const auto& v : change.remove) {
+        ldns_rr_list_push_rr(updates.get(), make_txt_rr(owner, 0, LDNS_RR_CLASS_NONE, v).release());
+    }
+    for (const auto& v : change.add) {
+        ldns_rr_list_push_rr(updates.get(),
+                             make_txt_rr(owner, change.ttl, LDNS_RR_CLASS_IN, v).release());
+    }
+    LdnsPkt pkt(ldns_update_pkt_new(make_dname(zone).release(), LDNS_RR_CLASS_IN, prereq.get(),
+                                    updates.get(), nullptr));
+    if (!pkt) {
+        fail(ErrorKind::Internal, "cannot build the UPDATE message");
+    }
+    ldns_pkt_set_random_id(pkt.get());
+    const Reply reply = sign_and_send(primary, key, pkt.get(), owner, options);
+    const int rcode = ldns_pkt_get_rcode(reply.packet.get());
+    if (rcode != LDNS_RCODE_NOERROR) {
+        explain_refusal(primary, key, owner, zone, "TXT", rcode, tsig_error_of(reply.packet.get()));
+    }
+}
+
+TxtAtServer txt_at(const Server& server, const std::string& owner, const QueryOptions& options) {
+    TxtAtServer out;
+    const std::string name = absolute_name(owner);
+    const Answer a =
+        query_one(server, {name, LDNS_RR_TYPE_TXT}, QueryFlags{false, false, false}, options);
+    if (!a.packet) {
+        out.error = a.error;
+        return out;
+    }
+    out.rcode = ldns_pkt_get_rcode(a.packet.get());
+    for (const ldns_rr* rr : rrs_at(a.packet.get(), LDNS_SECTION_ANSWER, name, LDNS_RR_TYPE_TXT)) {
+        std::string value;
+        for (std::size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
+            const ldns_rdf* rdf = ldns_rr_rdf(rr, i);
+            const std::uint8_t* p = ldns_rdf_data(rdf);
+            const std::size_t size = ldns_rdf_size(rdf);
+            if (size >= 1) {
+                // A TXT record of several strings means their concatenation.
+                const std::size_t len = std::min<std::size_t>(p[0], size - 1);
+                value.append(reinterpret_cast<const char*>(p + 1), len);
+            }
+        }
+        out.values.push_back(std::move(value));
+    }
+    return out;
 }
 
 }  // namespace daneroll::dns

@@ -4,6 +4,7 @@
 // another ACME client all fit.
 #include <algorithm>
 
+#include "daneroll/acme/issue.hpp"
 #include "daneroll/common/error.hpp"
 #include "daneroll/common/files.hpp"
 #include "daneroll/common/process.hpp"
@@ -78,16 +79,13 @@ class UnavailableSource final : public CertificateSource {
 
 }  // namespace
 
-std::unique_ptr<CertificateSource> make_source(const config::Config& /*config*/,
+std::unique_ptr<CertificateSource> make_source(const config::Config& config,
                                                const config::Service& service) {
     switch (service.source.type) {
         case config::SourceType::Command:
             return std::make_unique<CommandSource>(service.source.command);
         case config::SourceType::Acme:
-            return std::make_unique<UnavailableSource>(
-                "service " + service.id +
-                ": the acme certificate source is not implemented yet "
-                "in this version; use type = \"command\"");
+            return acme::make_acme_source(config, service);
         case config::SourceType::Certbot:
             // certbot renews on its own schedule and hands the result over
             // through its deploy hook (daneroll hook certbot).

@@ -40,6 +40,30 @@ UpdateOutcome update_tlsa(const Server& primary, const TsigCredentials& key,
                           const TlsaChange& change, const QueryOptions& options,
                           int max_attempts = 8);
 
+// ACME dns-01 (RFC 8555 8.4): TXT records at "_acme-challenge.NAME".
+struct TxtChange {
+    std::string zone;
+    std::string owner;
+    std::uint32_t ttl = 60;
+    std::vector<std::string> add;  // each one character-string, at most 255 bytes
+    std::vector<std::string> remove;
+};
+
+// Adds and deletes exactly the TXT records named, in one TSIG-signed
+// UPDATE to `primary`; other records at the owner are left alone. Refusals
+// are explained as for update_tlsa (REFUSED names the TXT update-policy).
+void update_txt(const Server& primary, const TsigCredentials& key, const TxtChange& change,
+                const QueryOptions& options);
+
+struct TxtAtServer {
+    int rcode = -1;                   // -1: no answer (see error)
+    std::string error;                // transport failure
+    std::vector<std::string> values;  // each record's strings concatenated
+};
+
+// The TXT RRset `server` serves at `owner`, asked without recursion.
+TxtAtServer txt_at(const Server& server, const std::string& owner, const QueryOptions& options);
+
 // Rejects TSIG algorithms ldns cannot sign with (see tsig_key_file.hpp).
 void require_signing_algorithm(const std::string& algorithm);
 

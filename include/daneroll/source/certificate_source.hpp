@@ -36,8 +36,9 @@ class CertificateSource {
     virtual std::vector<Certificate> issue(const IssueRequest& request) = 0;
 };
 
-// The source a service's configuration names. The ACME and certbot sources
-// are not built yet: asking them to issue fails with a clear message.
+// The source a service's configuration names: acme is daneroll's own ACME
+// client (src/acme). The certbot source cannot issue (certbot hands chains
+// over through its deploy hook): asking it to fails with a clear message.
 std::unique_ptr<CertificateSource> make_source(const config::Config& config,
                                                const config::Service& service);
 
