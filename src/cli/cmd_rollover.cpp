@@ -28,6 +28,7 @@ struct RolloverOptions {
     std::string service;
     bool json = false;
     bool wait = false;
+    bool no_take_over = false;
     std::string timeout = "2h";
 };
 
@@ -264,13 +265,16 @@ int run_rotate(const RolloverOptions& o) {
 int run_init(const RolloverOptions& o) {
     Engine engine(config::load_config(o.config));
     const auto lock = rollover::StateLock::acquire(engine.config().global.state_dir);
-    const auto units = engine.init(o.service);
+    const auto units = engine.init(o.service, !o.no_take_over);
     for (const auto& u : units) {
         if (o.json) {
             continue;
         }
         std::cout << u.service << "/" << u.algorithm << ": "
                   << (u.done.empty() ? "" : u.done.front()) << '\n';
+        for (const auto& w : u.warnings) {
+            std::cout << "  note: " << w << '\n';
+        }
     }
     if (o.json) {
         nlohmann::json j = nlohmann::json::array();
@@ -325,6 +329,9 @@ void add_rollover_commands(CLI::App& app, Action& action) {
     auto init = std::make_shared<RolloverOptions>();
     auto* i = app.add_subcommand("init", "Adopt the key and certificate the MTA serves today");
     common_options(*i, *init, false);
+    i->add_flag("--no-take-over", init->no_take_over,
+                "Leave the current key's record to whoever published it (another machine "
+                "serving the same key under the same MX name); it is never retired");
     i->callback([&action, init] { action = [init] { return run_init(*init); }; });
 }
 

@@ -660,7 +660,7 @@ TickReport Engine::tick(bool dry_run, const std::string& service) {
     return report;
 }
 
-std::vector<UnitReport> Engine::init(const std::string& service) {
+std::vector<UnitReport> Engine::init(const std::string& service, bool take_over) {
     std::vector<UnitReport> out;
     const auto now = std::chrono::system_clock::now();
     for (const auto& unit : units(service)) {
@@ -707,15 +707,25 @@ std::vector<UnitReport> Engine::init(const std::string& service) {
         state.current_key = key_info(*installed->key, file.string(), now);
         state.deployed_chain_pem = installed->chain_pem;
         state.deployed_at = now;
-        // init hands the service to daneroll: the record of the key served
-        // today becomes ours to retire later, even if someone published it.
-        OwnedRecord current;
-        current.record =
-            tlsa_from_spki(tlsa::kDaneEe, installed->key->spki_der(), tlsa::kMatchSha256);
-        current.role = RecordRole::Current;
-        current.created = true;
-        current.max_ttl_seen = unit.service->ttl;
-        state.records.push_back(current);
+        // init hands the service to daneroll: by default the record of the
+        // key served today becomes ours to retire later, even if someone
+        // published it by hand. With take_over false it stays someone
+        // else's (another machine serving the same key under the same MX
+        // name) and daneroll never removes it; the next tick publishes it
+        // only if it is missing.
+        if (take_over) {
+            OwnedRecord current;
+            current.record =
+                tlsa_from_spki(tlsa::kDaneEe, installed->key->spki_der(), tlsa::kMatchSha256);
+            current.role = RecordRole::Current;
+            current.created = true;
+            current.max_ttl_seen = unit.service->ttl;
+            state.records.push_back(current);
+        } else {
+            r.warnings.emplace_back(
+                "the record of the current key stays with whoever published "
+                "it: daneroll will not retire it after the next rollover");
+        }
         state.phase = Phase::Stable;
         state.note(now, "adopted key " + id + " and the chain of " + chain.front().subject() +
                             " from " + installer.live_files().back());

@@ -57,8 +57,11 @@ class Engine {
 
     // Adopts the key and chain the MTA serves now as "current" for every
     // unmanaged unit (or only `service`), so the next tick publishes them
-    // and the next key. Never touches the MTA.
-    std::vector<UnitReport> init(const std::string& service = "");
+    // and the next key. Never touches the MTA. With take_over, the record of
+    // the current key counts as daneroll's even if it is already published
+    // (it is retired after the next rollover); without, it is left alone
+    // for good (for a key another machine also serves).
+    std::vector<UnitReport> init(const std::string& service = "", bool take_over = true);
 
     // Hands a key and chain obtained elsewhere (certbot renewed
     // `lineage`) to every unit of a certbot-sourced service with that

@@ -826,5 +826,30 @@ TEST_F(RolloverE2E, CertbotHookForAnUnknownLineageFailsClearly) {
     EXPECT_TRUE(contains(hook.output, "no service with source type \"certbot\"")) << hook.output;
 }
 
+TEST_F(RolloverE2E, InitWithoutTakeOverNeverRetiresTheAdoptedRecord) {
+    d_->write_config(ConfigSpec{});
+    const auto old_leaf = sb_.installed_chain("ecdsa-p256").front();
+    const TlsaRecord old_rec = ee_record(old_leaf);
+    observer_->start();
+    // Another machine might serve the same key under the same name: its
+    // record (published before daneroll) must survive our rollovers.
+    const auto init = d_->cmd({"init", "--no-take-over"});
+    ASSERT_TRUE(init.ok()) << init.describe();
+    EXPECT_TRUE(contains(init.output, "will not retire it")) << init.output;
+    ASSERT_TRUE(d_->run_wait().ok());
+    ASSERT_TRUE(d_->rotate().ok());
+    const auto roll = d_->run_wait();
+    ASSERT_TRUE(roll.ok()) << roll.describe();
+    const auto now_served = served("ecdsa-p256");
+    EXPECT_NE(now_served.leaf_spki, spki_hex(old_leaf));
+    const auto end = wait_dns([&](const DnsSnapshot& s) {
+        return s.has_everywhere(ee_record(now_served.chain.front()));
+    });
+    EXPECT_TRUE(end.has_everywhere(old_rec))
+        << "the adopted record was retired: " << end.describe();
+    expect_dane_checks_pass();
+    judge_observer();
+}
+
 }  // namespace
 }  // namespace daneroll::e2e
