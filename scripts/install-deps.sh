@@ -15,7 +15,7 @@ TEST_PACKAGES=(
   openssl ca-certificates curl iproute2 util-linux procps
   bind9 bind9-utils bind9-dnsutils nsd unbound
   postfix pebble certbot python3-certbot-dns-rfc2136
-  ldnsutils hash-slinger systemd
+  ldnsutils hash-slinger systemd ansible-core
 )
 
 SUDO=()
