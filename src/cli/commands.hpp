@@ -24,5 +24,6 @@ void add_rollover_commands(CLI::App& app, Action& action);
 void add_demo_command(CLI::App& app, Action& action);
 void add_acme_commands(CLI::App& app, Action& action);
 void add_hook_commands(CLI::App& app, Action& action);
+void add_check_command(CLI::App& app, Action& action);
 
 }  // namespace daneroll::cli

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     daneroll::cli::add_demo_command(app, action);
     daneroll::cli::add_acme_commands(app, action);
     daneroll::cli::add_hook_commands(app, action);
+    daneroll::cli::add_check_command(app, action);
 
     try {
         app.parse(argc, argv);

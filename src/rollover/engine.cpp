@@ -617,6 +617,10 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
             if (state.phase == Phase::Stable && state.staged_chain_pem.empty()) {
                 prune_keys(state);
             }
+            if (state.phase != Phase::Failed) {
+                state.last_success = in.now;
+                store_.save(state);
+            }
             return report;
         }
         try {

@@ -188,6 +188,7 @@ std::string serialize_state(const UnitState& s) {
                  {"rotate_requested", s.rotate_requested},
                  {"failure", s.failure},
                  {"last_tick", time_json(s.last_tick)},
+                 {"last_success", time_json(s.last_success)},
                  {"next_wake", time_json(s.next_wake)},
                  {"waiting_for", s.waiting_for},
                  {"history", history}};
@@ -246,6 +247,7 @@ UnitState parse_state(const std::string& text, const std::string& source) {
         s.rotate_requested = j.value("rotate_requested", false);
         s.failure = j.value("failure", std::string());
         s.last_tick = time_from(j, "last_tick");
+        s.last_success = time_from(j, "last_success");
         s.next_wake = time_from(j, "next_wake");
         s.waiting_for = j.value("waiting_for", std::string());
         for (const auto& e : j.value("history", json::array())) {

@@ -106,6 +106,9 @@ struct UnitState {
     bool rotate_requested = false;
     std::string failure;  // why phase is Failed
     std::optional<TimePoint> last_tick;
+    // The end of the last tick that finished without an error (monitoring:
+    // a timer that stopped running, or ticks that keep failing).
+    std::optional<TimePoint> last_success;
     std::optional<TimePoint> next_wake;  // when the next tick has work
     std::string waiting_for;             // human summary of the current wait
     std::vector<Event> history;          // the last events, newest last

@@ -851,5 +851,49 @@ TEST_F(RolloverE2E, InitWithoutTakeOverNeverRetiresTheAdoptedRecord) {
     judge_observer();
 }
 
+TEST_F(RolloverE2E, CheckIsOkWhenHealthyAndCriticalWhenAnAddressStopsVerifying) {
+    d_->write_config(algorithms_spec(kBothAlgorithms));
+    ASSERT_TRUE(d_->init().ok());
+    ASSERT_TRUE(d_->run_wait().ok());
+    // Roll once so the deployed certificates are the CA's (90 days).
+    ASSERT_TRUE(d_->rotate().ok());
+    ASSERT_TRUE(d_->run_wait().ok());
+    const fs::path prom = d_->dir() / "daneroll.prom";
+    ProcResult check;
+    // The secondary may still be catching up with the last UPDATE.
+    for (int i = 0; i < 20; ++i) {
+        check = d_->cmd({"check", "--prometheus", prom.string()});
+        if (check.exited && check.code == 0) {
+            break;
+        }
+        std::this_thread::sleep_for(500ms);
+    }
+    ASSERT_TRUE(check.exited && check.code == 0) << check.describe();
+    EXPECT_TRUE(contains(check.output, "DANEROLL OK - 2 unit(s)")) << check.output;
+    EXPECT_TRUE(contains(check.output, "'mx1/rsa2048 cert_days'=")) << check.output;
+    const std::string metrics = read_file(prom);
+    EXPECT_TRUE(contains(metrics,
+                         "daneroll_probe_verified{service=\"mx1\",algorithm=\"rsa2048\","
+                         "address=\"" +
+                             sb_.env.mx_addrs.front() + "\"} 1"))
+        << metrics;
+    EXPECT_TRUE(contains(metrics, "daneroll_check_level 0")) << metrics;
+
+    // Postfix stops answering: the plugin says CRITICAL (exit 2) and why.
+    ASSERT_TRUE(sb_.tool({"freeze", "postfix", sb_.env.dir.string()}).ok());
+    const auto frozen = d_->cmd({"check", "--prometheus", prom.string()});
+    ASSERT_TRUE(sb_.tool({"thaw", "postfix", sb_.env.dir.string()}).ok());
+    EXPECT_TRUE(frozen.exited && frozen.code == 2) << frozen.describe();
+    EXPECT_TRUE(contains(frozen.output, "DANEROLL CRITICAL - ")) << frozen.output;
+    EXPECT_TRUE(contains(read_file(prom), "daneroll_check_level 2"));
+
+    // A config it refuses (writable by others): UNKNOWN (3), never OK.
+    fs::permissions(d_->config(), fs::perms::others_write, fs::perm_options::add);
+    const auto unknown = d_->cmd({"check"});
+    fs::permissions(d_->config(), fs::perms::others_write, fs::perm_options::remove);
+    EXPECT_TRUE(unknown.exited && unknown.code == 3) << unknown.describe();
+    EXPECT_TRUE(contains(unknown.output, "DANEROLL UNKNOWN - ")) << unknown.output;
+}
+
 }  // namespace
 }  // namespace daneroll::e2e
