@@ -68,14 +68,25 @@ sb_wait() {
 # Each claimed address is recorded in DIR/run/lo-addrs *before* it is added,
 # so `down` after a kill -9 of `up` still removes it. `ip addr add` fails
 # if the address exists, which makes two sandboxes with one --net exclusive.
+# An address that is on lo with nothing listening on it is a leftover of a
+# sandbox whose directory is gone (a machine restarted under it, a deleted
+# build tree): it is taken over, with a warning, instead of failing forever.
 sb_lo_claim() {
   local addr=$1 rec=$SB_DIR/run/lo-addrs
   [[ -f $rec ]] && grep -qxF "$addr" "$rec" && return 0
   echo "$addr" >>"$rec"
-  if ! ip addr add "$addr/32" dev lo 2>/dev/null; then
-    sed -i '$d' "$rec"   # the line just added: not ours to remove at down
-    sb_die "$addr is already on lo: another sandbox uses this --net (try another, or 'sandbox down' its DIR)"
+  ip addr add "$addr/32" dev lo 2>/dev/null && return 0
+  if ip -o addr show dev lo | grep -qF " $addr/32 " && [[ -z $(sb_listeners_on "$addr") ]]; then
+    sb_log "warning: $addr was on lo with nothing listening on it (a stale sandbox); taking it over"
+    return 0
   fi
+  sed -i '$d' "$rec"   # the line just added: not ours to remove at down
+  sb_die "$addr is already on lo and in use: another sandbox uses this --net (try another, or 'sandbox down' its DIR):"$'\n'"$(sb_listeners_on "$addr")"
+}
+# sb_listeners_on ADDR: the TCP/UDP sockets listening on exactly ADDR.
+sb_listeners_on() {
+  ss -Hlnptu 2>/dev/null | awk -v a="$1" '
+    { n = split($5, x, ":"); if (substr($5, 1, length($5) - length(x[n]) - 1) == a) print }'
 }
 sb_lo_release_all() {
   local rec=$SB_DIR/run/lo-addrs addr
