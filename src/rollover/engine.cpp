@@ -76,7 +76,7 @@ bool TickReport::changed() const {
 bool TickReport::all_stable() const {
     return std::all_of(units.begin(), units.end(), [](const UnitReport& u) {
         return u.phase == Phase::Stable && u.error.empty() && u.planned.empty() &&
-               u.waiting_for.rfind("stable", 0) == 0;
+               u.records_everywhere;
     });
 }
 
@@ -616,6 +616,21 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
         if (plan.actions.empty()) {
             if (state.phase == Phase::Stable && state.staged_chain_pem.empty()) {
                 prune_keys(state);
+            }
+            // Stable, but a record just published is not yet on every
+            // server: say so, and look again soon rather than at the next
+            // rollover (run --wait keeps ticking until it is there).
+            const auto pending = static_cast<std::size_t>(
+                std::count_if(state.records.begin(), state.records.end(),
+                              [](const OwnedRecord& o) { return !o.everywhere_since; }));
+            report.records_everywhere = pending == 0;
+            if (state.phase == Phase::Stable && pending > 0) {
+                report.waiting_for = std::to_string(pending) +
+                                     " record(s) not yet served, signed, by every server; " +
+                                     report.waiting_for;
+                report.wake_at =
+                    in.now + std::clamp(std::chrono::seconds(unit.service->ttl / 4),
+                                        std::chrono::seconds(1), std::chrono::seconds(30));
             }
             if (state.phase != Phase::Failed) {
                 state.last_success = in.now;

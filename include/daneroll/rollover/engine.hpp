@@ -28,17 +28,21 @@ struct UnitReport {
     std::optional<TimePoint> wake_at;
     std::vector<std::string> warnings;
     std::string error;  // an action failed; retried on the next tick
+    // Stable and every record it publishes is on every server, signed.
+    bool records_everywhere = false;
 
     [[nodiscard]] bool settled() const {
-        return (phase == Phase::Stable && planned.empty()) || phase == Phase::Failed ||
-               phase == Phase::Unmanaged;
+        return (phase == Phase::Stable && planned.empty() && records_everywhere) ||
+               phase == Phase::Failed || phase == Phase::Unmanaged;
     }
 };
 
 struct TickReport {
     std::vector<UnitReport> units;
     [[nodiscard]] bool changed() const;
-    [[nodiscard]] bool all_stable() const;  // every unit Stable, nothing left to do
+    // Every unit Stable with nothing left to do and all its records on every
+    // server (so the next deploy can be judged from them at once).
+    [[nodiscard]] bool all_stable() const;
     [[nodiscard]] bool any_failed() const;
     [[nodiscard]] std::optional<TimePoint> next_wake() const;
 };
