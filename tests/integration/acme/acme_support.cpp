@@ -91,6 +91,14 @@ std::string Pebble::root_pem(int index) const {
         "fetch Pebble's root " + std::to_string(index));
 }
 
+std::string Pebble::intermediate_pem(int index) const {
+    return must(e2e::run_proc(
+                    {"/usr/bin/curl", "-sf", "--max-time", "5", "--cacert", ca().string(),
+                     "https://" + options_.addr + ":15000/intermediates/" + std::to_string(index)},
+                    10s),
+                "fetch Pebble's intermediate " + std::to_string(index));
+}
+
 std::string Pebble::root_cn(int index) const {
     const fs::path f = dir_ / ("root-" + std::to_string(index) + ".pem");
     write_file_atomic(f, root_pem(index), 0644, Overwrite::Yes);

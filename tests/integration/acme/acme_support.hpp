@@ -45,6 +45,10 @@ class Pebble {
     [[nodiscard]] std::string root_cn(int index) const;
     // The PEM of root `index`.
     [[nodiscard]] std::string root_pem(int index) const;
+    // The PEM of the intermediate that signs the leaves under root `index`
+    // (with PEBBLE_CHAIN_LENGTH=N > 1, N - 1 more sit between it and the
+    // root, and Pebble publishes none of those).
+    [[nodiscard]] std::string intermediate_pem(int index) const;
     [[nodiscard]] std::string log() const;
 
   private:
