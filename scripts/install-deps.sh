@@ -10,12 +10,16 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbotan-2-dev
 )
-# Tests and demo: the real servers of the sandbox and independent checkers.
+# Tests and demo: the real servers of the sandbox and independent checkers;
+# dpkg-dev and debhelper build the Debian package that packaging_deb_install
+# installs, lintian checks it; rpm brings rpmbuild for packaging_rpm_build;
+# man-db and groff-base check the man pages.
 TEST_PACKAGES=(
   openssl ca-certificates curl iproute2 util-linux procps
   bind9 bind9-utils bind9-dnsutils nsd unbound
   postfix pebble certbot python3-certbot-dns-rfc2136
   ldnsutils hash-slinger systemd ansible-core
+  dpkg-dev debhelper lintian rpm man-db groff-base
 )
 
 SUDO=()

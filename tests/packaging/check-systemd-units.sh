@@ -10,9 +10,10 @@
 #     MAX_EXPOSURE (tenths: 25 = 2.5), so loosening the sandbox is noticed.
 # PID 1 need not be systemd: both commands work on unit files alone.
 #
-# usage: check-systemd-units.sh DANEROLL_BIN UNIT_DIR MAN_PAGE OUT_DIR [MAX_EXPOSURE]
+# usage: check-systemd-units.sh DANEROLL_BIN UNIT_DIR MAN_DIR OUT_DIR [MAX_EXPOSURE]
+# (MAN_DIR: the directory of daneroll.8 and daneroll.toml.5, i.e. packaging/)
 set -euo pipefail
-bin=$(realpath "$1") units=$2 manpage=$3 out=$4 max_exposure=${5:-25}
+bin=$(realpath "$1") units=$2 mandir=$3 out=$4 max_exposure=${5:-25}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v systemd-analyze >/dev/null ||
@@ -22,9 +23,10 @@ systemd-analyze --version | head -1
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out" "$work/man/man8"
+mkdir -p "$out" "$work/man/man8" "$work/man/man5"
 cp "$units/daneroll.service" "$units/daneroll.timer" "$work/"
-cp "$manpage" "$work/man/man8/daneroll.8"
+cp "$mandir/daneroll.8" "$work/man/man8/"
+cp "$mandir/daneroll.toml.5" "$work/man/man5/"
 
 # The shipped unit runs /usr/bin/daneroll; verify checks that ExecStart's
 # program exists and is executable, so the copy points at the built binary.
@@ -46,12 +48,13 @@ expect daneroll.timer 'OnCalendar=hourly'
 expect daneroll.timer 'Persistent=true'
 expect daneroll.timer 'Unit=daneroll.service'
 
-# Documentation=man:daneroll(8) is checked with `man` when it exists (the
-# page comes from the source tree through MANPATH); without man-db, skip it.
+# Documentation=man:daneroll(8) man:daneroll.toml(5) is checked with `man`
+# when it exists (the pages come from the source tree through MANPATH);
+# without man-db, skip it.
 man_opt=--man=yes
 if ! command -v man >/dev/null; then
   man_opt=--man=no
-  echo "note: 'man' not installed: Documentation=man:daneroll(8) not checked"
+  echo "note: 'man' not installed: Documentation=man:... not checked"
 fi
 
 echo "== systemd-analyze verify $man_opt daneroll.service daneroll.timer"
