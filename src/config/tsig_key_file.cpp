@@ -25,6 +25,33 @@ std::string canonical_key_name(std::string_view name) {
     return n;
 }
 
+// Why a canonical key name (lower case, trailing dot) is not a domain name
+// ldns and the servers can use, or "" if it is.
+std::string key_name_problem(const std::string& name) {
+    if (name == ".") {
+        return "the key name is empty";
+    }
+    if (name.size() > 255) {
+        return "the key name is longer than 255 characters";
+    }
+    std::size_t label = 0;
+    for (std::size_t i = 0; i + 1 < name.size(); ++i) {
+        const auto c = static_cast<unsigned char>(name[i]);
+        if (c <= 0x20 || c >= 0x7f) {
+            return "the key name '" + name + "' contains a space or a non-printable character";
+        }
+        if (c == '.') {
+            if (label == 0) {
+                return "the key name '" + name + "' has an empty label";
+            }
+            label = 0;
+        } else if (++label > 63) {
+            return "the key name '" + name + "' has a label longer than 63 characters";
+        }
+    }
+    return "";
+}
+
 std::string canonical_algorithm(std::string_view alg) {
     std::string a = lower(alg);
     if (!a.empty() && a.back() == '.') {
@@ -170,7 +197,11 @@ class BindKeyParser {
         }
         TsigKeyMaterial key;
         key.line = kw.line;
-        key.name = canonical_key_name(next("a key name").text);
+        const Token& name = next("a key name");
+        key.name = canonical_key_name(name.text);
+        if (const auto problem = key_name_problem(key.name); !problem.empty()) {
+            error(name.line, problem);
+        }
         expect("{");
         bool have_alg = false;
         bool have_secret = false;
@@ -231,8 +262,8 @@ TsigKeyMaterial parse_colon_form(std::string_view text, const std::string& sourc
     key.algorithm = canonical_algorithm(line.substr(0, first));
     key.name = canonical_key_name(line.substr(first + 1, second - first - 1));
     key.secret = line.substr(second + 1);
-    if (key.name == ".") {
-        fail(ErrorKind::Config, source + ":1: the key name is empty");
+    if (const auto problem = key_name_problem(key.name); !problem.empty()) {
+        fail(ErrorKind::Config, source + ":1: " + problem);
     }
     const auto decoded = base64_decode(key.secret);
     if (!decoded || decoded->empty()) {

@@ -88,5 +88,26 @@ TEST(TsigKeyFile, MalformedFilesNameTheLineAndNeverTheSecret) {
     EXPECT_NE(error_of("options { };").find("not a TSIG key file"), std::string::npos);
 }
 
+// Found by fuzz_tsig_key_file: `key "" { ... }` was accepted with the name
+// "." (the colon form already refused it). A key name must be a domain name
+// the servers can match.
+TEST(TsigKeyFile, KeyNamesThatAreNotDomainNamesAreRefusedNamingTheLine) {
+    const std::string body = " {\n algorithm hmac-sha256;\n secret \"AAAA\";\n};\n";
+    EXPECT_NE(error_of("# comment\nkey \"\"" + body).find("k.key:2: the key name is empty"),
+              std::string::npos)
+        << error_of("# comment\nkey \"\"" + body);
+    EXPECT_NE(error_of("key \".\"" + body).find("the key name is empty"), std::string::npos);
+    EXPECT_NE(error_of("key \"a..b\"" + body).find("empty label"), std::string::npos);
+    EXPECT_NE(error_of("key \"a b\"" + body).find("space"), std::string::npos);
+    EXPECT_NE(error_of("key \"" + std::string(64, 'a') + "\"" + body).find("longer than 63"),
+              std::string::npos);
+    EXPECT_NE(error_of("hmac-sha256:a..b:AAAA").find("k.key:1:"), std::string::npos);
+    // 63-character labels and names up to 255 characters are fine.
+    const std::string longest = std::string(63, 'a') + "." + std::string(63, 'b') + ".";
+    const auto keys = parse_tsig_key_file("key \"" + longest + "\"" + body, "k.key");
+    ASSERT_EQ(keys.size(), 1U);
+    EXPECT_EQ(keys.front().name, longest);
+}
+
 }  // namespace
 }  // namespace daneroll::config
