@@ -396,6 +396,15 @@ class AcmeSource final : public source::CertificateSource {
         return std::move(r.chain);
     }
 
+    std::optional<source::RenewalWindow> renewal_window(const Certificate& leaf) override {
+        const auto info = fetch_renewal_info(config_.acme, leaf);
+        if (!info) {
+            return std::nullopt;
+        }
+        return source::RenewalWindow{info->window_start, info->window_end, info->explanation_url,
+                                     info->retry_after};
+    }
+
   private:
     config::Config config_;
     config::CertificateSource source_;

@@ -207,6 +207,14 @@ int run_status(const RolloverOptions& o) {
                         {"not_after", format_utc(chain.front().not_after())},
                         {"key", s.current_key ? s.current_key->id : ""}};
         }
+        nlohmann::json advice = nullptr;
+        if (s.renewal_advice) {
+            const auto& a = *s.renewal_advice;
+            advice = {{"window_start", format_utc(a.window_start)},
+                      {"window_end", format_utc(a.window_end)},
+                      {"renew_at", format_utc(a.renew_at)},
+                      {"explanation_url", a.explanation_url}};
+        }
         units.push_back(
             {{"service", s.service},
              {"algorithm", s.algorithm},
@@ -217,6 +225,7 @@ int run_status(const RolloverOptions& o) {
              {"waiting_for", s.waiting_for},
              {"next_wake",
               s.next_wake ? nlohmann::json(format_utc(*s.next_wake)) : nlohmann::json(nullptr)},
+             {"ca_renewal", advice},
              {"failure", s.failure},
              {"rotate_requested", s.rotate_requested}});
     }
@@ -231,6 +240,12 @@ int run_status(const RolloverOptions& o) {
             std::cout << "  serving   " << u["deployed"]["subject"].get<std::string>() << " (key "
                       << u["deployed"]["key"].get<std::string>() << "), expires "
                       << u["deployed"]["not_after"].get<std::string>() << '\n';
+        }
+        if (!u["ca_renewal"].is_null()) {
+            std::cout << "  renewal   the CA suggests "
+                      << u["ca_renewal"]["window_start"].get<std::string>() << " to "
+                      << u["ca_renewal"]["window_end"].get<std::string>() << " (RFC 9773); at "
+                      << u["ca_renewal"]["renew_at"].get<std::string>() << '\n';
         }
         if (!u["next_key"].is_null()) {
             std::cout << "  next key  " << u["next_key"].get<std::string>() << '\n';

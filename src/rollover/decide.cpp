@@ -206,6 +206,17 @@ std::string rollover_trigger(const UnitState& s, const Inputs& in,
         }
         next_trigger = due;
     }
+    if (in.ca_renewal) {
+        const RenewalAdvice& a = *in.ca_renewal;
+        if (a.renew_at <= in.now) {
+            return "the CA's renewal window (RFC 9773) is open: " + format_utc(a.window_start) +
+                   " to " + format_utc(a.window_end) +
+                   (a.explanation_url.empty() ? "" : " (" + a.explanation_url + ")");
+        }
+        if (!next_trigger || a.renew_at < *next_trigger) {
+            next_trigger = a.renew_at;
+        }
+    }
     if (s.current_key) {
         // The key's age counts from when it went live: in current+next it was
         // generated a whole period earlier, to be published in advance.

@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <thread>
 
 #include "daneroll/common/bytes.hpp"
+#include "daneroll/common/duration.hpp"
 #include "daneroll/common/error.hpp"
+#include "daneroll/crypto/certificate.hpp"
 #include "daneroll/crypto/digest.hpp"
 #include "daneroll/dns/servers.hpp"
 #include "daneroll/dns/update.hpp"
@@ -25,6 +28,28 @@ namespace {
 
 constexpr int kMaxActionsPerTick = 16;
 constexpr std::chrono::seconds kSignatureMargin{60};
+
+// Hex SHA-256 of the leaf's DER ("" if the chain cannot be parsed): which
+// certificate a renewal advice is about.
+std::string leaf_fingerprint(const std::string& chain_pem) {
+    try {
+        return to_hex(sha256(parse_certificates(chain_pem, "chain").front().der()));
+    } catch (const Error&) {
+        return "";
+    }
+}
+
+// A uniformly random moment in [start, end] (RFC 9773 4.2: clients spread
+// their renewals over the window).
+TimePoint draw_in_window(TimePoint start, TimePoint end) {
+    if (end <= start) {
+        return start;
+    }
+    std::random_device rd;
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const auto span = std::chrono::duration<double>(end - start);
+    return start + std::chrono::duration_cast<TimePoint::duration>(span * u(rd));
+}
 
 std::string key_id(const Bytes& spki) {
     return to_hex(sha256(spki)).substr(0, 16);
@@ -219,6 +244,10 @@ Inputs Engine::observe(const Unit& unit, const UnitState& state) {
     }
     in.peers = peers_of(unit, in.now);
     read_inbox(unit, state, in);
+    if (state.renewal_advice && !state.deployed_chain_pem.empty() &&
+        state.renewal_advice->leaf_sha256 == leaf_fingerprint(state.deployed_chain_pem)) {
+        in.ca_renewal = state.renewal_advice;
+    }
     return in;
 }
 
@@ -586,16 +615,77 @@ void Engine::prune_keys(const UnitState& state) const {
     }
 }
 
+// RFC 9773: when the service's source is a CA that offers renewal
+// information, ask it about the deployed leaf, at most once per its
+// Retry-After (6 h if it gives none), and keep the answer in the state.
+// Only a stable unit asks: mid-rollover the answer would be for a leaf about
+// to go. A CA that cannot be reached is a warning; the last advice for this
+// leaf (or renew_before) still holds.
+void Engine::refresh_renewal_advice(const Unit& unit, UnitState& state, UnitReport& report) const {
+    const auto& svc = *unit.service;
+    if (svc.source.type != config::SourceType::Acme || state.phase != Phase::Stable ||
+        state.deployed_chain_pem.empty()) {
+        return;
+    }
+    const std::string id = leaf_fingerprint(state.deployed_chain_pem);
+    const auto now = std::chrono::system_clock::now();
+    const auto& old = state.renewal_advice;
+    const bool same_leaf = old && old->leaf_sha256 == id;
+    if (id.empty() || (same_leaf && now < old->check_after)) {
+        return;
+    }
+    std::optional<RenewalAdvice> previous;
+    if (same_leaf) {
+        previous = old;
+    }
+    state.renewal_advice.reset();  // advice about a leaf gone is no advice
+    std::optional<source::RenewalWindow> window;
+    try {
+        const Certificate leaf = parse_certificates(state.deployed_chain_pem, "chain").front();
+        window = source::make_source(config_, svc)->renewal_window(leaf);
+    } catch (const Error& e) {
+        report.warnings.push_back(std::string("cannot fetch the CA's renewal information: ") +
+                                  e.what());
+        state.renewal_advice = previous;  // still the best advice for this leaf
+        return;
+    }
+    if (!window) {
+        return;
+    }
+    RenewalAdvice a;
+    a.leaf_sha256 = id;
+    a.window_start = window->start;
+    a.window_end = window->end;
+    a.explanation_url = window->explanation_url;
+    // The CA's Retry-After, within reason: not more than once a minute, at
+    // least once a day.
+    a.check_after =
+        now + std::clamp(window->retry_after.value_or(std::chrono::hours(6)),
+                         std::chrono::seconds(60), std::chrono::seconds(std::chrono::hours(24)));
+    if (previous && previous->window_start == a.window_start &&
+        previous->window_end == a.window_end) {
+        a.renew_at = previous->renew_at;
+    } else {
+        a.renew_at = draw_in_window(a.window_start, a.window_end);
+        state.note(now, "the CA suggests renewing between " + format_utc(a.window_start) + " and " +
+                            format_utc(a.window_end) + "; chose " + format_utc(a.renew_at));
+    }
+    state.renewal_advice = std::move(a);
+}
+
 UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
     UnitReport report;
     report.service = unit.service->id;
     report.algorithm = std::string(key_algorithm_name(unit.algorithm));
     report.host = unit.service->host;
     UnitState state = store_.load(report.service, report.algorithm);
+    refresh_renewal_advice(unit, state, report);
+    const std::vector<std::string> advice_warnings = report.warnings;
     for (int i = 0; i < kMaxActionsPerTick; ++i) {
         const Inputs in = observe(unit, state);
         Plan plan = decide(state, in);
-        report.warnings = plan.warnings;
+        report.warnings = advice_warnings;
+        report.warnings.insert(report.warnings.end(), plan.warnings.begin(), plan.warnings.end());
         report.waiting_for = plan.waiting_for;
         report.wake_at = plan.wake_at;
         if (dry_run) {

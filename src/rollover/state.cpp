@@ -60,6 +60,18 @@ std::optional<TimePoint> time_from(const json& j, const char* key) {
     return time_of(j.at(key));
 }
 
+json advice_json(const std::optional<RenewalAdvice>& a) {
+    if (!a) {
+        return nullptr;
+    }
+    return {{"leaf_sha256", a->leaf_sha256},
+            {"window_start", precise_time(a->window_start)},
+            {"window_end", precise_time(a->window_end)},
+            {"renew_at", precise_time(a->renew_at)},
+            {"check_after", precise_time(a->check_after)},
+            {"explanation_url", a->explanation_url}};
+}
+
 json key_json(const std::optional<KeyInfo>& k) {
     if (!k) {
         return nullptr;
@@ -185,6 +197,7 @@ std::string serialize_state(const UnitState& s) {
                    {"empty_until", time_json(s.caches.empty_until)},
                    {"empty_ended", s.caches.empty_ended},
                    {"negative_ttl", s.caches.negative_ttl}}},
+                 {"renewal_advice", advice_json(s.renewal_advice)},
                  {"rotate_requested", s.rotate_requested},
                  {"failure", s.failure},
                  {"last_tick", time_json(s.last_tick)},
@@ -243,6 +256,15 @@ UnitState parse_state(const std::string& text, const std::string& source) {
             s.caches.empty_until = time_from(c, "empty_until");
             s.caches.empty_ended = c.value("empty_ended", false);
             s.caches.negative_ttl = c.value("negative_ttl", 0U);
+        }
+        if (j.contains("renewal_advice") && !j.at("renewal_advice").is_null()) {
+            const auto& a = j.at("renewal_advice");
+            s.renewal_advice = RenewalAdvice{a.at("leaf_sha256").get<std::string>(),
+                                             time_of(a.at("window_start")),
+                                             time_of(a.at("window_end")),
+                                             time_of(a.at("renew_at")),
+                                             time_of(a.at("check_after")),
+                                             a.value("explanation_url", std::string())};
         }
         s.rotate_requested = j.value("rotate_requested", false);
         s.failure = j.value("failure", std::string());

@@ -1625,5 +1625,61 @@ TEST(DecideBug, SharedIssuerRecordRetiredByTheOtherAlgorithm) {
     }
 }
 
+// --------------------------------------------- RFC 9773 renewal information
+
+RenewalAdvice advice(TimePoint start, TimePoint end, TimePoint renew_at) {
+    return {"ab12", start, end, renew_at, t0() + hours(6), "https://ca.example/why"};
+}
+
+std::string last_event(const UnitState& s) {
+    return s.history.empty() ? "" : s.history.back().text;
+}
+
+TEST(DecideAri, AnOpenWindowStartsTheRolloverAndSaysWhy) {
+    const UnitState s = next_state();
+    Inputs in = inputs_for(s, policy());
+    in.ca_renewal = advice(t0() - days(2), t0() + days(1), t0() - hours(1));
+    const Plan plan = decide(s, in);
+    EXPECT_EQ(plan.state.phase, Phase::Issuing);
+    ASSERT_FALSE(plan.actions.empty());
+    EXPECT_EQ(plan.actions.front().type, ActionType::Issue);
+    EXPECT_NE(last_event(plan.state).find("RFC 9773"), std::string::npos) << last_event(plan.state);
+    EXPECT_NE(last_event(plan.state).find("https://ca.example/why"), std::string::npos);
+}
+
+TEST(DecideAri, AWindowAheadIsWhenTheUnitWakes) {
+    const UnitState s = next_state();  // key due at t0 + 80 d, cert far from expiry
+    Inputs in = inputs_for(s, policy());
+    in.ca_renewal = advice(t0() + days(3), t0() + days(6), t0() + days(4));
+    const Plan plan = decide(s, in);
+    EXPECT_EQ(plan.state.phase, Phase::Stable);
+    EXPECT_TRUE(plan.actions.empty());
+    ASSERT_TRUE(plan.wake_at.has_value());
+    EXPECT_EQ(*plan.wake_at, t0() + days(4));
+}
+
+// ARI brings a renewal forward; it never delays one past renew_before.
+TEST(DecideAri, ALaterWindowDoesNotPostponeRenewBefore) {
+    UnitState s = next_state();
+    s.deployed_chain_pem = pki().chain_valid_until(0, kA, t0() + days(20));  // within 30 d
+    Inputs in = inputs_for(s, policy());
+    in.ca_renewal = advice(t0() + days(10), t0() + days(12), t0() + days(11));
+    const Plan plan = decide(s, in);
+    EXPECT_EQ(plan.state.phase, Phase::Issuing);
+    EXPECT_NE(last_event(plan.state).find("expires within"), std::string::npos)
+        << last_event(plan.state);
+}
+
+TEST(DecideAri, TheKeyAgeStillRotatesWhenTheWindowIsLater) {
+    UnitState s = next_state();
+    s.deployed_at = t0() - days(91);  // rotation_period 90 d
+    Inputs in = inputs_for(s, policy());
+    in.ca_renewal = advice(t0() + days(10), t0() + days(12), t0() + days(11));
+    const Plan plan = decide(s, in);
+    EXPECT_EQ(plan.state.phase, Phase::Issuing);
+    EXPECT_NE(last_event(plan.state).find("older than"), std::string::npos)
+        << last_event(plan.state);
+}
+
 }  // namespace
 }  // namespace daneroll::rollover

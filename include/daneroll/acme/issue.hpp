@@ -101,8 +101,8 @@ std::size_t choose_chain(const std::vector<std::vector<Certificate>>& chains,
 
 // RFC 9773 for a deployed chain (leaf first): the CA's suggested renewal
 // window, or nullopt when its directory offers no renewalInfo. Needs no
-// account. Not yet consulted by the rollover engine's decide(), which
-// renews `renew_before` ahead of expiry; see docs/configuration.md.
+// account. The engine asks it through the acme source's renewal_window()
+// for the deployed leaf (rollover/engine.cpp, refresh_renewal_advice).
 std::optional<RenewalInfo> fetch_renewal_info(const config::Acme& acme, const Certificate& leaf,
                                               LogFn log = {});
 

@@ -102,6 +102,7 @@ class Engine {
     void deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitReport& report);
     UnitReport run_unit(const Unit& unit, bool dry_run);
     void prune_keys(const UnitState& state) const;
+    void refresh_renewal_advice(const Unit& unit, UnitState& state, UnitReport& report) const;
 
     config::Config config_;
     StateStore store_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -72,6 +73,11 @@ struct Inputs {
     std::string delivered_chain_pem;
     std::string delivered_key_id;
     std::vector<PeerUnit> peers;
+    // The CA's renewal advice (RFC 9773) for the deployed leaf, when the
+    // source offers it: the rollover starts at the earlier of its renew_at
+    // and notAfter - renew_before (it can bring a renewal forward, e.g.
+    // ahead of a mass revocation, never push it past the operator's margin).
+    std::optional<RenewalAdvice> ca_renewal;
 };
 
 }  // namespace daneroll::rollover

@@ -87,6 +87,19 @@ struct CacheWatermark {
     std::uint32_t negative_ttl = 0;        // the largest negative TTL seen
 };
 
+// The CA's renewal advice (RFC 9773) for the deployed leaf, as last
+// fetched. renew_at is drawn once inside the window and kept, so that
+// hourly ticks do not redraw it (each redraw would pull the renewal
+// towards the window's start).
+struct RenewalAdvice {
+    std::string leaf_sha256;  // hex SHA-256 of the leaf's DER: whose advice
+    TimePoint window_start;
+    TimePoint window_end;
+    TimePoint renew_at;
+    TimePoint check_after;  // do not ask the CA again before then
+    std::string explanation_url;
+};
+
 struct UnitState {
     int version = kStateVersion;
     std::string service;
@@ -103,6 +116,7 @@ struct UnitState {
 
     std::vector<OwnedRecord> records;
     CacheWatermark caches;
+    std::optional<RenewalAdvice> renewal_advice;
     bool rotate_requested = false;
     std::string failure;  // why phase is Failed
     std::optional<TimePoint> last_tick;

@@ -3,8 +3,10 @@
 // never picks the key itself.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,16 @@ struct IssueRequest {
     std::filesystem::path work_dir;   // private scratch directory for this request
 };
 
+// A CA's suggested renewal window for one certificate (RFC 9773, ACME
+// Renewal Information).
+struct RenewalWindow {
+    std::chrono::system_clock::time_point start;
+    std::chrono::system_clock::time_point end;
+    std::string explanation_url;  // "" if the CA gave none
+    // When to ask again (the CA's Retry-After), if it said.
+    std::optional<std::chrono::seconds> retry_after;
+};
+
 class CertificateSource {
   public:
     virtual ~CertificateSource() = default;
@@ -34,6 +46,12 @@ class CertificateSource {
     // A chain, leaf first, for request.key. Throws Error with a reason a
     // person can act on.
     virtual std::vector<Certificate> issue(const IssueRequest& request) = 0;
+    // The CA's suggested renewal window for a deployed leaf, or nullopt if
+    // the source has no such notion or the CA offers none. Throws Error when
+    // the CA cannot be asked (the caller falls back to renew_before).
+    virtual std::optional<RenewalWindow> renewal_window(const Certificate& /*leaf*/) {
+        return std::nullopt;
+    }
 };
 
 // The source a service's configuration names: acme is daneroll's own ACME
