@@ -634,6 +634,14 @@ void Engine::refresh_renewal_advice(const Unit& unit, UnitState& state, UnitRepo
     if (id.empty() || (same_leaf && now < old->check_after)) {
         return;
     }
+    // After a failure or a CA without ARI, a `run --wait` loop (one Engine,
+    // many ticks) does not ask again at every tick. Separate processes
+    // (the hourly timer) ask again each time, which is rare enough.
+    const std::string unit_key = state.service + "/" + state.algorithm + "/" + id;
+    if (const auto q = renewal_quiet_until_.find(unit_key);
+        q != renewal_quiet_until_.end() && now < q->second) {
+        return;
+    }
     std::optional<RenewalAdvice> previous;
     if (same_leaf) {
         previous = old;
@@ -647,9 +655,11 @@ void Engine::refresh_renewal_advice(const Unit& unit, UnitState& state, UnitRepo
         report.warnings.push_back(std::string("cannot fetch the CA's renewal information: ") +
                                   e.what());
         state.renewal_advice = previous;  // still the best advice for this leaf
+        renewal_quiet_until_[unit_key] = now + std::chrono::minutes(15);
         return;
     }
     if (!window) {
+        renewal_quiet_until_[unit_key] = now + std::chrono::hours(6);
         return;
     }
     RenewalAdvice a;
@@ -699,6 +709,10 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
             return report;
         }
         state = std::move(plan.state);
+        if (state.renewal_advice &&
+            state.renewal_advice->leaf_sha256 != leaf_fingerprint(state.deployed_chain_pem)) {
+            state.renewal_advice.reset();  // about a leaf no longer deployed
+        }
         state.next_wake = plan.wake_at;
         state.waiting_for = plan.waiting_for;
         store_.save(state);

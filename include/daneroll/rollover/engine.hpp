@@ -107,6 +107,9 @@ class Engine {
     config::Config config_;
     StateStore store_;
     std::map<std::string, std::unique_ptr<ZoneContext>> zones_;  // per tick
+    // service/algorithm/leaf -> do not ask the CA for renewal information
+    // before then (it failed, or offers none). Lives as long as the Engine.
+    mutable std::map<std::string, TimePoint> renewal_quiet_until_;
 };
 
 // Fault injection for crash tests: when the environment variable

@@ -319,7 +319,8 @@ TEST_F(AcmeSandbox, FullRolloverWithTheAcmeSourceThenOneTheCaAsksFor) {
     ASSERT_FALSE(served2.id.empty()) << served2.error;
     EXPECT_NE(served2.leaf_spki, served.leaf_spki) << "the CA's window did not roll the key";
     EXPECT_TRUE(contains(served2.chain.front().issuer(), "Pebble Intermediate CA"));
-    // The new leaf is unknown to the static CA (404): a warning, no advice.
+    // The advice was about the old leaf; the new one is unknown to the
+    // static CA (404, a warning): no advice now.
     EXPECT_TRUE(d.unit("ecdsa-p256").at("ca_renewal").is_null()) << d.unit("ecdsa-p256").dump(2);
 
     observer.stop();
