@@ -66,13 +66,15 @@ void print_unit(const UnitReport& u) {
     }
 }
 
-int exit_code(const TickReport& r) {
+// `run`: 0 once every unit is stable with nothing to do now; `run --wait`
+// (settled_only): 0 only once every record is everywhere as well.
+int exit_code(const TickReport& r, bool settled_only = false) {
     const bool error = std::any_of(r.units.begin(), r.units.end(),
                                    [](const UnitReport& u) { return !u.error.empty(); });
     if (r.any_failed() || error) {
         return kExitFailed;
     }
-    return r.all_stable() ? kExitOk : kExitWaiting;
+    return (settled_only ? r.all_settled() : r.all_stable()) ? kExitOk : kExitWaiting;
 }
 
 void print_report(const TickReport& r, bool json) {
@@ -84,6 +86,7 @@ void print_report(const TickReport& r, bool json) {
         const auto wake = r.next_wake();
         std::cout << nlohmann::json{{"changed", r.changed()},
                                     {"stable", r.all_stable()},
+                                    {"settled", r.all_settled()},
                                     {"failed", r.any_failed()},
                                     {"next_wake", wake ? nlohmann::json(format_utc(*wake))
                                                        : nlohmann::json(nullptr)},
@@ -130,7 +133,7 @@ int run_run(const RolloverOptions& o) {
                 }
             }
         }
-        if (report.all_stable() || report.any_failed()) {
+        if (report.all_settled() || report.any_failed()) {
             break;
         }
         const auto now = std::chrono::system_clock::now();
@@ -169,11 +172,11 @@ int run_run(const RolloverOptions& o) {
     if (o.json) {
         print_report(report, true);
     } else {
-        std::cout << (report.all_stable()   ? "all services are stable\n"
+        std::cout << (report.all_settled()  ? "all services are stable\n"
                       : report.any_failed() ? "a service FAILED; see 'daneroll status'\n"
                                             : "still waiting; run again later\n");
     }
-    return exit_code(report);
+    return exit_code(report, true);
 }
 
 int run_plan(const RolloverOptions& o) {

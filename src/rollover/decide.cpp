@@ -351,6 +351,7 @@ Plan decide(const UnitState& state, const Inputs& in) {
                     return p;
                 }
                 if (!in.policy.source_can_issue) {
+                    p.rollover_due = true;
                     p.waiting_for = "due (" + trigger +
                                     "); waiting for the certificate source "
                                     "to hand over a renewed chain";

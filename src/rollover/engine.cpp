@@ -99,10 +99,12 @@ bool TickReport::changed() const {
 }
 
 bool TickReport::all_stable() const {
-    return std::all_of(units.begin(), units.end(), [](const UnitReport& u) {
-        return u.phase == Phase::Stable && u.error.empty() && u.planned.empty() &&
-               u.records_everywhere;
-    });
+    return std::all_of(units.begin(), units.end(), [](const UnitReport& u) { return u.idle(); });
+}
+
+bool TickReport::all_settled() const {
+    return std::all_of(units.begin(), units.end(),
+                       [](const UnitReport& u) { return u.idle() && u.records_everywhere; });
 }
 
 bool TickReport::any_failed() const {
@@ -698,6 +700,7 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
         report.warnings.insert(report.warnings.end(), plan.warnings.begin(), plan.warnings.end());
         report.waiting_for = plan.waiting_for;
         report.wake_at = plan.wake_at;
+        report.rollover_due = plan.rollover_due;
         if (dry_run) {
             for (const auto& a : plan.actions) {
                 report.planned.push_back(

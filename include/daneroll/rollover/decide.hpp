@@ -36,6 +36,9 @@ struct Plan {
     std::vector<Action> actions;       // the first is executed now
     std::optional<TimePoint> wake_at;  // when waiting ends (or the next check)
     std::string waiting_for;           // e.g. "2 x TTL for 3 1 1 ab12… (41s more)"
+    // Stable, but a rollover is due and waits for a source that only hands
+    // chains over (certbot): not idle.
+    bool rollover_due = false;
     std::vector<std::string> warnings;
 };
 

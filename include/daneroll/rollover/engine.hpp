@@ -27,22 +27,32 @@ struct UnitReport {
     std::string waiting_for;
     std::optional<TimePoint> wake_at;
     std::vector<std::string> warnings;
-    std::string error;  // an action failed; retried on the next tick
-    // Stable and every record it publishes is on every server, signed.
+    std::string error;          // an action failed; retried on the next tick
+    bool rollover_due = false;  // stable, but waiting for a certbot delivery
+    // Every record it publishes is on every server, signed.
     bool records_everywhere = false;
 
+    // Stable with nothing to do now (records may still be propagating).
+    [[nodiscard]] bool idle() const {
+        return phase == Phase::Stable && error.empty() && planned.empty() && !rollover_due;
+    }
+    // Nothing more to wait for in this run: idle with every record
+    // everywhere, or failed (needs the operator), or unmanaged.
     [[nodiscard]] bool settled() const {
-        return (phase == Phase::Stable && planned.empty() && records_everywhere) ||
-               phase == Phase::Failed || phase == Phase::Unmanaged;
+        return (idle() && records_everywhere) || phase == Phase::Failed ||
+               phase == Phase::Unmanaged;
     }
 };
 
 struct TickReport {
     std::vector<UnitReport> units;
     [[nodiscard]] bool changed() const;
-    // Every unit Stable with nothing left to do and all its records on every
-    // server (so the next deploy can be judged from them at once).
+    // Every unit Stable with nothing to do now: `run`'s exit 0. A record
+    // just published may still be on its way to some server.
     [[nodiscard]] bool all_stable() const;
+    // all_stable() and every record on every server (so the next deploy
+    // can be judged from them at once): where `run --wait` stops.
+    [[nodiscard]] bool all_settled() const;
     [[nodiscard]] bool any_failed() const;
     [[nodiscard]] std::optional<TimePoint> next_wake() const;
 };
