@@ -72,20 +72,11 @@ class AcmeSandbox : public ::testing::Test {
         PebbleOptions o;
         o.addr = kPebbleAddr;
         if (through_sandbox_dns) {
-            o.dns = acme_resolver();
+            o.dns = acme_resolver(sb_);
         } else {
             o.fake_dns = "127.53.31.41";  // answers A queries only: no TXT anywhere
         }
         pebble_ = std::make_unique<Pebble>(dir_ / "pebble", o);
-    }
-
-    std::string acme_resolver() const {
-        const json j = json::parse(read_file(sb_.env.dir / "sandbox.json"));
-        const auto& r = j.at("acme_resolver");
-        if (r.is_string()) {
-            return r.get<std::string>() + ":53";
-        }
-        return r.at("addr").get<std::string>() + ":" + std::to_string(r.at("port").get<int>());
     }
 
     ConfigSpec dns01_spec() const {
@@ -323,22 +314,11 @@ TEST_F(AcmeSandbox, FullRolloverWithTheAcmeSourceThenOneTheCaAsksFor) {
     // static CA (404, a warning): no advice now.
     EXPECT_TRUE(d.unit("ecdsa-p256").at("ca_renewal").is_null()) << d.unit("ecdsa-p256").dump(2);
 
-    observer.stop();
-    const auto v = observer.judge();
-    std::string all;
-    for (const auto& x : v.violations) {
-        all += "  " + x + "\n";
-    }
-    EXPECT_TRUE(v.violations.empty()) << "safety rules broken:\n" << all << v.timeline;
+    const auto v = e2e::judge_safe(observer);
     for (const auto& leaf : {served.leaf_spki, served2.leaf_spki}) {
-        bool appeared = false;
-        for (const auto& a : v.appearances) {
-            if (!a.initial && a.leaf_spki == leaf) {
-                appeared = true;
-                EXPECT_GE(a.margin_high_s, v.wait_s);
-            }
-        }
-        EXPECT_TRUE(appeared) << leaf << " never appeared\n" << v.timeline;
+        const auto* a = e2e::appearance_of(v, leaf);
+        ASSERT_NE(a, nullptr) << leaf << " never appeared\n" << v.timeline;
+        EXPECT_GE(a->margin_high_s, v.wait_s);
     }
     expect_no_txt_left();
 }

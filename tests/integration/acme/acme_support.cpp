@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "daneroll/common/files.hpp"
 
 #if !defined(DANEROLL_BIN) || !defined(DANEROLL_PEBBLE_UP) || !defined(DANEROLL_ACME_WORK_DIR)
@@ -290,6 +292,15 @@ std::vector<fs::path> files_below(const fs::path& dir) {
         }
     }
     return out;
+}
+
+std::string acme_resolver(const e2e::Sandbox& sb) {
+    const auto j = nlohmann::json::parse(read_file(sb.env.dir / "sandbox.json"));
+    const auto& r = j.at("acme_resolver");
+    if (r.is_string()) {
+        return r.get<std::string>() + ":53";
+    }
+    return r.at("addr").get<std::string>() + ":" + std::to_string(r.at("port").get<int>());
 }
 
 }  // namespace daneroll::acme_test

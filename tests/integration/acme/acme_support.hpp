@@ -109,6 +109,10 @@ std::string openssl_key_pubkey(const std::filesystem::path& key);
 bool openssl_verifies(const std::filesystem::path& chain, const std::string& root_pem,
                       const std::filesystem::path& scratch);
 
+// HOST:PORT of the sandbox's non-caching resolver that Pebble asks for
+// dns-01 (its sandbox.json "acme_resolver").
+std::string acme_resolver(const e2e::Sandbox& sb);
+
 // Files (not directories) below `dir`.
 std::vector<std::filesystem::path> files_below(const std::filesystem::path& dir);
 

@@ -105,19 +105,10 @@ class CertbotPebble : public ::testing::Test {
 
     // ---------------------------------------------------------- Pebble
 
-    std::string acme_resolver() const {
-        const json j = json::parse(read_file(sb_.env.dir / "sandbox.json"));
-        const auto& r = j.at("acme_resolver");
-        if (r.is_string()) {
-            return r.get<std::string>() + ":53";
-        }
-        return r.at("addr").get<std::string>() + ":" + std::to_string(r.at("port").get<int>());
-    }
-
     std::unique_ptr<Pebble> make_pebble(const std::string& name) const {
         PebbleOptions o;
         o.addr = sb_.env.net + ".40";
-        o.dns = acme_resolver();
+        o.dns = acme_resolver(sb_);
         o.http_port = kHttpPort;
         // Leaf + one intermediate, the one /intermediates/0 returns (also
         // Pebble's default; a longer chain would only add intermediates
@@ -343,21 +334,7 @@ class CertbotPebble : public ::testing::Test {
         EXPECT_EQ(u.at("phase"), "stable") << u.dump(2);
     }
 
-    e2e::Observer::Verdict judge_observer() {
-        observer_->stop();
-        auto v = observer_->judge();
-        std::string all;
-        for (const auto& x : v.violations) {
-            all += "  " + x + "\n";
-        }
-        EXPECT_TRUE(v.violations.empty())
-            << "the independent observer saw the safety rules broken:\n"
-            << all << "timeline:\n"
-            << v.timeline;
-        EXPECT_GT(v.samples, 10u) << "too few samples to judge anything";
-        std::cout << "observer: " << v.samples << " samples\n" << v.timeline;
-        return v;
-    }
+    e2e::Observer::Verdict judge_observer() { return e2e::judge_safe(*observer_); }
 
     // The appearance (not the initial one) of a chain whose leaf is `leaf`.
     static const e2e::Observer::Appearance* appearance_of(const e2e::Observer::Verdict& v,

@@ -7,10 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -983,6 +986,47 @@ std::string diagnostics(const Daneroll& d, const std::vector<std::string>& algor
         out += "--- state file of " + alg + ":\n" + tail(d.state_file(alg), 12000) + "\n";
     }
     return out;
+}
+
+Observer::Verdict judge_safe(Observer& observer, const std::string& context) {
+    observer.stop();
+    auto v = observer.judge();
+    std::string all;
+    for (const auto& x : v.violations) {
+        all += "  " + x + "\n";
+    }
+    EXPECT_TRUE(v.violations.empty()) << (context.empty() ? "" : context + ": ")
+                                      << "the independent observer saw the safety rules broken:\n"
+                                      << all << "timeline:\n"
+                                      << v.timeline;
+    EXPECT_GT(v.samples, 10u) << "the observer took too few samples to judge anything";
+    std::cout << "observer: " << v.samples << " samples; appearances:\n";
+    for (const auto& a : v.appearances) {
+        std::cout << "  " << a.where << " leaf " << a.leaf_spki.substr(0, 12)
+                  << (a.initial ? " (initial)"
+                                : " via " + a.record + ", everywhere for " +
+                                      std::to_string(a.margin_low_s) + " .. " +
+                                      std::to_string(a.margin_high_s) + " s")
+                  << "\n";
+    }
+    for (const auto& in : v.installs) {
+        if (!in.initial) {
+            std::cout << "  installed " << in.algorithm << " leaf " << in.leaf_spki.substr(0, 12)
+                      << " via " << in.record << ", everywhere for " << in.margin_low_s << " .. "
+                      << in.margin_high_s << " s before the file changed\n";
+        }
+    }
+    return v;
+}
+
+const Observer::Appearance* appearance_of(const Observer::Verdict& v,
+                                          const std::string& leaf_spki) {
+    for (const auto& a : v.appearances) {
+        if (!a.initial && a.leaf_spki == leaf_spki) {
+            return &a;
+        }
+    }
+    return nullptr;
 }
 
 }  // namespace daneroll::e2e

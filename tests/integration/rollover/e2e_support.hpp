@@ -251,6 +251,15 @@ class Observer {
     std::thread thread_;
 };
 
+// Stops `observer` and asserts (gtest EXPECTs, so the test goes on) that the
+// safety rules held at every sample and that there were enough samples to
+// judge; prints the appearances and installs. `context` starts the failure
+// message (e.g. "around the crash at after-update").
+Observer::Verdict judge_safe(Observer& observer, const std::string& context = "");
+// The appearance of the chain with this leaf key (not the initial one), or
+// nullptr if it never appeared.
+const Observer::Appearance* appearance_of(const Observer::Verdict& v, const std::string& leaf_spki);
+
 // --------------------------------------------------------- daneroll itself
 
 struct ConfigSpec {

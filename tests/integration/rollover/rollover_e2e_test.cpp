@@ -55,48 +55,7 @@ class RolloverE2E : public ::testing::Test {
     }
 
     // Stops the observer and asserts the safety rules held at every sample.
-    Observer::Verdict judge_observer() {
-        observer_->stop();
-        auto v = observer_->judge();
-        std::string all;
-        for (const auto& x : v.violations) {
-            all += "  " + x + "\n";
-        }
-        EXPECT_TRUE(v.violations.empty())
-            << "the independent observer saw the safety rules broken:\n"
-            << all << "timeline:\n"
-            << v.timeline;
-        EXPECT_GT(v.samples, 10u) << "the observer took too few samples to judge anything";
-        std::cout << "observer: " << v.samples << " samples; appearances:\n";
-        for (const auto& a : v.appearances) {
-            std::cout << "  " << a.where << " leaf " << a.leaf_spki.substr(0, 12)
-                      << (a.initial ? " (initial)"
-                                    : " via " + a.record + ", everywhere for " +
-                                          std::to_string(a.margin_low_s) + " .. " +
-                                          std::to_string(a.margin_high_s) + " s")
-                      << "\n";
-        }
-        for (const auto& in : v.installs) {
-            if (!in.initial) {
-                std::cout << "  installed " << in.algorithm << " leaf "
-                          << in.leaf_spki.substr(0, 12) << " via " << in.record
-                          << ", everywhere for " << in.margin_low_s << " .. " << in.margin_high_s
-                          << " s before the file changed\n";
-            }
-        }
-        return v;
-    }
-
-    // The appearance of the chain with this leaf key (not the initial one).
-    static const Observer::Appearance* appearance_of(const Observer::Verdict& v,
-                                                     const std::string& leaf_spki) {
-        for (const auto& a : v.appearances) {
-            if (!a.initial && a.leaf_spki == leaf_spki) {
-                return &a;
-            }
-        }
-        return nullptr;
-    }
+    Observer::Verdict judge_observer() { return judge_safe(*observer_); }
 
     ServedChain served(const std::string& alg) const {
         return served_chain(sb_, sb_.env.mx_addrs.front(), alg);
