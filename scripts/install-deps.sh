@@ -5,7 +5,7 @@ set -euo pipefail
 
 # Build: compiler, CMake and the libraries daneroll links.
 BUILD_PACKAGES=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format git
   libssl-dev libldns-dev libcurl4-openssl-dev libtomlplusplus-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbotan-2-dev
