@@ -46,20 +46,35 @@ nlohmann::json unit_json(const UnitReport& u) {
     return j;
 }
 
-void print_unit(const UnitReport& u) {
+// A unit's report for people, as much of it as `level` ([daneroll]
+// log_level) asks for: info and debug show everything; warn only units with
+// a warning or an error, and only those lines; error only errors and failed
+// units. A quiet tick at warn or error prints nothing, so cron mails or
+// logs nothing.
+void print_unit(const UnitReport& u, config::LogLevel level = config::LogLevel::Info) {
+    const bool failed = u.phase == rollover::Phase::Failed || !u.error.empty();
+    const bool verbose = level == config::LogLevel::Info || level == config::LogLevel::Debug;
+    const bool warnings = level != config::LogLevel::Error && !u.warnings.empty();
+    if (!verbose && !failed && !warnings) {
+        return;
+    }
     std::cout << u.service << "/" << u.algorithm << " (" << u.host
               << "): " << rollover::to_string(u.phase) << '\n';
-    for (const auto& d : u.done) {
-        std::cout << "  did: " << d << '\n';
+    if (verbose) {
+        for (const auto& d : u.done) {
+            std::cout << "  did: " << d << '\n';
+        }
+        for (const auto& p : u.planned) {
+            std::cout << "  would: " << p << '\n';
+        }
     }
-    for (const auto& p : u.planned) {
-        std::cout << "  would: " << p << '\n';
-    }
-    if (!u.waiting_for.empty()) {
+    if (!u.waiting_for.empty() && (verbose || failed)) {
         std::cout << "  " << u.waiting_for << '\n';
     }
-    for (const auto& w : u.warnings) {
-        std::cout << "  warning: " << w << '\n';
+    if (level != config::LogLevel::Error) {
+        for (const auto& w : u.warnings) {
+            std::cout << "  warning: " << w << '\n';
+        }
     }
     if (!u.error.empty()) {
         std::cout << "  ERROR: " << u.error << '\n';
@@ -77,7 +92,7 @@ int exit_code(const TickReport& r, bool settled_only = false) {
     return (settled_only ? r.all_settled() : r.all_stable()) ? kExitOk : kExitWaiting;
 }
 
-void print_report(const TickReport& r, bool json) {
+void print_report(const TickReport& r, bool json, config::LogLevel level = config::LogLevel::Info) {
     if (json) {
         nlohmann::json units = nlohmann::json::array();
         for (const auto& u : r.units) {
@@ -96,7 +111,7 @@ void print_report(const TickReport& r, bool json) {
         return;
     }
     for (const auto& u : r.units) {
-        print_unit(u);
+        print_unit(u, level);
     }
 }
 
@@ -109,7 +124,7 @@ int run_run(const RolloverOptions& o) {
     Engine engine(config::load_config(o.config));
     if (!o.wait) {
         const auto report = locked_tick(engine, o.service);
-        print_report(report, o.json);
+        print_report(report, o.json, engine.config().global.log_level);
         return exit_code(report);
     }
     const auto limit = parse_duration(o.timeout);

@@ -893,6 +893,7 @@ void Daneroll::write_config(const ConfigSpec& spec) {
     std::string t =
         "# written by the rollover end-to-end tests\n[daneroll]\nstate_dir = " +
         toml_string(state_.string()) + "\nresolver = " + toml_string(e.resolver.address) +
+        (spec.log_level.empty() ? "" : "\nlog_level = " + toml_string(spec.log_level)) +
         "\n\n[tsig.update]\nfile = " + toml_string(e.update.file.string()) + "\n\n[zone." +
         toml_string(e.zone) +
         "]\ntsig_key = \"update\"\n\n[service.mx1]\nhost = " + toml_string(e.mx_host) +

@@ -269,6 +269,7 @@ struct ConfigSpec {
     std::vector<std::string> reload;                  // empty: postfix -c CONF reload
     std::string combined_file;                        // empty: Postfix's own files
     std::string certbot_lineage;  // set: source type "certbot" with this lineage
+    std::string log_level;        // set: [daneroll] log_level
 };
 
 // One daneroll installation of a test: its own directory with the config

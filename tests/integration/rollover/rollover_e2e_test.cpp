@@ -858,5 +858,50 @@ TEST_F(RolloverE2E, CheckIsOkWhenHealthyAndCriticalWhenAnAddressStopsVerifying) 
     EXPECT_TRUE(contains(unknown.output, "DANEROLL UNKNOWN - ")) << unknown.output;
 }
 
+// [daneroll] log_level for the tick that cron or the timer runs: at "warn"
+// a healthy tick and a tick that is merely waiting print nothing (cron
+// mails nothing); "info" shows every unit; at "error" the tick whose deploy
+// fails and is rolled back prints the failure.
+TEST_F(RolloverE2E, QuietLogLevelsPrintOnlyWhatNeedsAPerson) {
+    ConfigSpec spec;
+    spec.log_level = "warn";
+    d_->write_config(spec);
+    ASSERT_TRUE(d_->init().ok());
+    ASSERT_TRUE(d_->run_wait().ok());
+    const auto quiet = d_->cmd({"run"});
+    EXPECT_TRUE(quiet.exited && quiet.code == 0) << quiet.describe();
+    EXPECT_EQ(quiet.output, "") << quiet.describe();
+
+    spec.log_level = "info";
+    d_->write_config(spec);
+    const auto shown = d_->cmd({"run"});
+    EXPECT_TRUE(shown.ok()) << shown.describe();
+    EXPECT_TRUE(contains(shown.output, "mx1/ecdsa-p256 (" + sb_.env.mx_host + "): stable"))
+        << shown.output;
+
+    spec.log_level = "error";
+    spec.reload = {"/bin/false"};
+    d_->write_config(spec);
+    ASSERT_TRUE(d_->rotate().ok());
+    ProcResult tick;
+    int waiting_ticks = 0;
+    for (int i = 0; i < 60; ++i) {  // bounded: 2 x TTL is a few seconds
+        tick = d_->cmd({"run"});
+        if (!(tick.exited && tick.code == 4)) {
+            break;
+        }
+        ++waiting_ticks;
+        EXPECT_EQ(tick.output, "")
+            << "a waiting tick printed at log_level error: " << tick.describe();
+        std::this_thread::sleep_for(500ms);
+    }
+    EXPECT_GT(waiting_ticks, 0) << "the rollover never waited for 2 x TTL";
+    EXPECT_TRUE(tick.exited && tick.code == 1) << "expected the failed deploy: " << tick.describe();
+    EXPECT_TRUE(contains(tick.output, "mx1/ecdsa-p256 (" + sb_.env.mx_host + "): failed"))
+        << tick.output;
+    EXPECT_TRUE(contains(tick.output, "/bin/false")) << tick.output;
+    EXPECT_FALSE(contains(tick.output, "did: ")) << tick.output;
+}
+
 }  // namespace
 }  // namespace daneroll::e2e
