@@ -15,6 +15,7 @@
 
 #include "daneroll/common/error.hpp"
 #include "daneroll/common/files.hpp"
+#include "tcp_pipeline.hpp"
 
 namespace daneroll::dns {
 
@@ -59,7 +60,7 @@ std::vector<std::uint8_t> to_wire(const ldns_pkt* pkt) {
     return {wire, wire + size};
 }
 
-bool answers_question(const ldns_pkt* reply, const Question& q) {
+bool matches_question(const ldns_pkt* reply, const Question& q) {
     const ldns_rr_list* question = ldns_pkt_question(reply);
     if (question == nullptr || ldns_rr_list_rr_count(question) != 1) {
         return false;
@@ -72,42 +73,11 @@ bool answers_question(const ldns_pkt* reply, const Question& q) {
     return ldns_dname_compare(ldns_rr_owner(rr), want.get()) == 0;
 }
 
-Answer query_tcp(const Server& server, const Question& q, const QueryFlags& flags,
-                 const QueryOptions& options, std::uint16_t id) {
-    Answer a;
-    a.via_tcp = true;
-    socklen_t len = 0;
-    const auto sa = server_sockaddr(server, len);
-    const LdnsPkt query = build_query(q, flags, id);
-    LdnsBuffer buf(ldns_buffer_new(LDNS_MAX_PACKETLEN));
-    if (!buf || ldns_pkt2buffer_wire(buf.get(), query.get()) != LDNS_STATUS_OK) {
-        a.error = "cannot encode the query";
-        return a;
-    }
-    const auto ms = options.timeout.count();
-    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-    std::uint8_t* raw = nullptr;
-    std::size_t size = 0;
-    const ldns_status st = ldns_tcp_send(&raw, buf.get(), &sa, len, tv, &size);
-    LdnsWire owned(raw);
-    if (st != LDNS_STATUS_OK) {
-        a.error = "TCP query failed: " + status_text(st);
-        return a;
-    }
-    ldns_pkt* reply = nullptr;
-    if (ldns_wire2pkt(&reply, raw, size) != LDNS_STATUS_OK) {
-        a.error = "malformed answer over TCP";
-        return a;
-    }
-    a.packet.reset(reply);
-    if (ldns_pkt_id(reply) != id || !answers_question(reply, q)) {
-        a.packet.reset();
-        a.error = "the TCP answer does not match the question";
-    }
-    return a;
-}
-
 }  // namespace
+
+bool answers_question(const ldns_pkt* reply, const Question& question) {
+    return matches_question(reply, question);
+}
 
 struct sockaddr_storage server_sockaddr(const Server& server, socklen_t& length) {
     sockaddr_storage ss{};
@@ -229,7 +199,7 @@ std::vector<Answer> query_batch(const Server& server, const std::vector<Question
                 continue;  // stale or spoofed
             }
             const std::size_t i = it->second;
-            if (!answers_question(reply.get(), questions[i])) {
+            if (!matches_question(reply.get(), questions[i])) {
                 continue;
             }
             in_flight.erase(it);
@@ -258,10 +228,24 @@ std::vector<Answer> query_batch(const Server& server, const std::vector<Question
             }
         }
     }
+    // The truncated ones, all on one TCP connection.
+    std::vector<std::size_t> truncated;
+    std::vector<Question> again;
     for (std::size_t i = 0; i < n; ++i) {
         if (slots[i].truncated) {
-            answers[i] =
-                query_tcp(server, questions[i], flags, options, static_cast<std::uint16_t>(rng()));
+            truncated.push_back(i);
+            again.push_back(questions[i]);
+        }
+    }
+    if (!again.empty()) {
+        auto tcp = query_tcp_pipelined(
+            server, again,
+            [&](std::size_t j, std::uint16_t id) {
+                return to_wire(build_query(again[j], flags, id).get());
+            },
+            options);
+        for (std::size_t j = 0; j < truncated.size(); ++j) {
+            answers[truncated[j]] = std::move(tcp[j]);
         }
     }
     return answers;

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
 #include <random>
 
 #include "daneroll/common/error.hpp"
@@ -394,6 +395,61 @@ TEST_F(DnsSandbox, SilentServerTimesOutWithinTheBound) {
     EXPECT_FALSE(view.servers.back().error.empty());
     EXPECT_NE(view.servers.back().error.find("no answer"), std::string::npos)
         << view.servers.back().error;
+}
+
+// RRsets too large for a UDP answer (36 records, ~2 KB, over the 1,232-byte
+// EDNS buffer daneroll asks with): every server answers truncated, and the
+// engine asks again over TCP, all the truncated questions of a server
+// pipelined on one connection. Every record must be seen, signed, on every
+// server: a truncated UDP answer cannot carry them.
+TEST_F(DnsSandbox, RrsetsTooLargeForUdpAreReadOverTcpOnEveryServer) {
+    static std::mt19937 rng(std::random_device{}());
+    const int base = 20000 + static_cast<int>(rng() % 20000);
+    std::vector<std::string> owners;
+    std::map<std::string, std::vector<TlsaRecord>> published;
+    for (int i = 0; i < 12; ++i) {
+        const std::string owner = "_" + std::to_string(base + i) + "._tcp." + env_.mx_host + ".";
+        owners.push_back(owner);
+        std::vector<TlsaRecord> records;
+        for (int k = 0; k < 36; ++k) {
+            records.push_back(random_record());
+        }
+        dns::TlsaChange c{env_.zone, owner, env_.ttl, records, {}};
+        ASSERT_TRUE(
+            dns::update_tlsa(env_.primary, env_.credentials(env_.update), c, options_).changed)
+            << owner;
+        published[owner] = records;
+    }
+    const auto keys = resolver_->dnskeys(env_.zone).first;
+    dns::ZoneView view;
+    const bool all = test::wait_until(
+        [&] {
+            view = dns::observe_zone(env_.zone, env_.name_servers(), owners, keys,
+                                     std::chrono::system_clock::now(), options_);
+            for (const auto& [owner, records] : published) {
+                for (const auto& r : records) {
+                    if (!view.served_everywhere(owner, r, view.observed_at)) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        },
+        20s);
+    for (const auto& s : view.servers) {
+        EXPECT_TRUE(s.error.empty()) << s.server.label() << ": " << s.error;
+        for (const auto& owner : owners) {
+            const auto& o = s.owners.at(owner);
+            EXPECT_EQ(o.records.size(), 36U) << s.server.label() << " " << owner;
+            EXPECT_TRUE(o.signature_valid) << s.server.label() << " " << o.signature_problem;
+        }
+    }
+    EXPECT_TRUE(all) << "not every record of the large RRsets was seen everywhere";
+    for (const auto& [owner, records] : published) {
+        dns::TlsaChange c{env_.zone, owner, env_.ttl, {}, records};
+        EXPECT_TRUE(
+            dns::update_tlsa(env_.primary, env_.credentials(env_.update), c, options_).changed);
+    }
 }
 
 }  // namespace
