@@ -161,6 +161,7 @@ std::vector<Answer> query_batch(const Server& server, const std::vector<Question
         --remaining;
     };
 
+    bool switch_to_tcp = false;
     while (remaining > 0) {
         while (in_flight.size() < window && !to_send.empty()) {
             const std::size_t i = to_send.front();
@@ -205,10 +206,25 @@ std::vector<Answer> query_batch(const Server& server, const std::vector<Question
             in_flight.erase(it);
             if (ldns_pkt_tc(reply.get())) {
                 slots[i].truncated = true;
+                switch_to_tcp = true;
             } else {
                 answers[i].packet = std::move(reply);
             }
             finish(i);
+        }
+        if (switch_to_tcp) {
+            // A server that truncates, be it for size or because its
+            // response rate limiting answers a burst with TC (NSD's slip),
+            // gets everything still unanswered over TCP at once: under RRL
+            // the queries in flight are more likely dropped than late, and
+            // waiting out their UDP timeouts would cost seconds.
+            for (std::size_t i = 0; i < n; ++i) {
+                if (!slots[i].done) {
+                    slots[i].truncated = true;
+                    finish(i);
+                }
+            }
+            break;
         }
         const auto after = Clock::now();
         for (auto it = in_flight.begin(); it != in_flight.end();) {

@@ -32,8 +32,9 @@ struct QueryFlags {
 
 // Answers in the order of `questions`. Never throws for a network failure:
 // each answer carries its own error. The whole batch is bounded by
-// (retries + 1) x timeout of UDP, then the truncated answers are asked again
-// together on one TCP connection (tcp_pipeline.hpp), bounded there.
+// (retries + 1) x timeout of UDP; the first truncated answer moves every
+// question still unanswered to one pipelined TCP connection
+// (tcp_pipeline.hpp), bounded there.
 std::vector<Answer> query_batch(const Server& server, const std::vector<Question>& questions,
                                 const QueryFlags& flags, const QueryOptions& options);
 
