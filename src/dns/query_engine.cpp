@@ -60,7 +60,9 @@ std::vector<std::uint8_t> to_wire(const ldns_pkt* pkt) {
     return {wire, wire + size};
 }
 
-bool matches_question(const ldns_pkt* reply, const Question& q) {
+}  // namespace
+
+bool answers_question(const ldns_pkt* reply, const Question& q) {
     const ldns_rr_list* question = ldns_pkt_question(reply);
     if (question == nullptr || ldns_rr_list_rr_count(question) != 1) {
         return false;
@@ -71,12 +73,6 @@ bool matches_question(const ldns_pkt* reply, const Question& q) {
     }
     const LdnsRdf want = make_dname(q.name);
     return ldns_dname_compare(ldns_rr_owner(rr), want.get()) == 0;
-}
-
-}  // namespace
-
-bool answers_question(const ldns_pkt* reply, const Question& question) {
-    return matches_question(reply, question);
 }
 
 struct sockaddr_storage server_sockaddr(const Server& server, socklen_t& length) {
@@ -200,7 +196,7 @@ std::vector<Answer> query_batch(const Server& server, const std::vector<Question
                 continue;  // stale or spoofed
             }
             const std::size_t i = it->second;
-            if (!matches_question(reply.get(), questions[i])) {
+            if (!answers_question(reply.get(), questions[i])) {
                 continue;
             }
             in_flight.erase(it);
