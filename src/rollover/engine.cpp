@@ -246,10 +246,7 @@ Inputs Engine::observe(const Unit& unit, const UnitState& state) {
     }
     in.peers = peers_of(unit, in.now);
     read_inbox(unit, state, in);
-    if (state.renewal_advice && !state.deployed_chain_pem.empty() &&
-        state.renewal_advice->leaf_sha256 == leaf_fingerprint(state.deployed_chain_pem)) {
-        in.ca_renewal = state.renewal_advice;
-    }
+    in.ca_renewal = state.renewal_advice;  // run_unit keeps it about the deployed leaf
     return in;
 }
 
@@ -694,6 +691,12 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
     refresh_renewal_advice(unit, state, report);
     const std::vector<std::string> advice_warnings = report.warnings;
     for (int i = 0; i < kMaxActionsPerTick; ++i) {
+        // The last action may have deployed another leaf: advice about the
+        // one before is no advice.
+        if (state.renewal_advice &&
+            state.renewal_advice->leaf_sha256 != leaf_fingerprint(state.deployed_chain_pem)) {
+            state.renewal_advice.reset();
+        }
         const Inputs in = observe(unit, state);
         Plan plan = decide(state, in);
         report.warnings = advice_warnings;
@@ -712,10 +715,6 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
             return report;
         }
         state = std::move(plan.state);
-        if (state.renewal_advice &&
-            state.renewal_advice->leaf_sha256 != leaf_fingerprint(state.deployed_chain_pem)) {
-            state.renewal_advice.reset();  // about a leaf no longer deployed
-        }
         state.next_wake = plan.wake_at;
         state.waiting_for = plan.waiting_for;
         store_.save(state);
