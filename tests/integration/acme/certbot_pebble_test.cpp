@@ -282,7 +282,9 @@ class CertbotPebble : public ::testing::Test {
 
     // ---------------------------------------------------------- daneroll
 
-    void init_and_publish(const fs::path& issuer) {
+    // init, the first run --wait, the chain Postfix serves then (`before`),
+    // and 2 x TTL more (let_records_settle).
+    void init_and_publish(const fs::path& issuer, e2e::ServedChain& before) {
         e2e::ConfigSpec spec;
         spec.issuer_scheme = true;
         spec.issuer_files = {issuer};
@@ -300,30 +302,21 @@ class CertbotPebble : public ::testing::Test {
         ASSERT_EQ(e2e::records_with_role(u, "issuer"),
                   std::vector<TlsaRecord>{e2e::ta_record(load_certificates(issuer).front())})
             << u.dump(2);
+        before = served();
+        ASSERT_FALSE(before.id.empty()) << before.error;
+        let_records_settle();
     }
 
     // A renewal long after the last change is the normal case; this makes
-    // it so: the timer's ticks (`daneroll run`) until the unit has seen
-    // every record it tracks everywhere, then 2 x TTL more. (`run --wait`
-    // returns as soon as a stable unit has published its records, before
-    // any tick has seen them everywhere.)
+    // it so. Called after a `run --wait`, which returns only once every
+    // record the unit tracks is on every server; then 2 x TTL more.
     void let_records_settle() const {
-        const bool seen = test::wait_until(
-            [&] {
-                const auto tick = d_->cmd({"run"});
-                if (!tick.exited || (tick.code != 0 && tick.code != 4)) {
-                    return false;
-                }
-                const auto u = d_->unit("ecdsa-p256");
-                for (const auto& r : u.at("records")) {
-                    if (r.at("everywhere_since").is_null()) {
-                        return false;
-                    }
-                }
-                return true;
-            },
-            30s);
-        ASSERT_TRUE(seen) << d_->unit("ecdsa-p256").dump(2);
+        const auto u = d_->unit("ecdsa-p256");
+        for (const auto& r : u.at("records")) {
+            ASSERT_FALSE(r.at("everywhere_since").is_null())
+                << "run --wait returned before every record was everywhere:\n"
+                << u.dump(2);
+        }
         std::this_thread::sleep_for(sb_.two_ttl() + 1s);
     }
 
@@ -363,11 +356,8 @@ TEST_F(CertbotPebble, IssueAndRenewDeployAtOnceUnderThePinnedIssuer) {
     pebble_ = make_pebble("pebble");
     const fs::path issuer = save_intermediate(*pebble_, "pebble-intermediate.pem");
     const TlsaRecord ta = e2e::ta_record(load_certificates(issuer).front());
-    init_and_publish(issuer);
-    ASSERT_FALSE(HasFatalFailure());
-    const auto before = served();
-    ASSERT_FALSE(before.id.empty()) << before.error;
-    let_records_settle();
+    e2e::ServedChain before;
+    init_and_publish(issuer, before);
     ASSERT_FALSE(HasFatalFailure());
 
     // certbot's first certificate.
@@ -424,11 +414,8 @@ TEST_F(CertbotPebble, NewIssuerWaitsForItsOwnRecordThenReuseKeyDeploysAtOnce) {
     pebble_ = make_pebble("pebble");
     const fs::path current = save_intermediate(*pebble_, "pebble-intermediate.pem");
     ASSERT_NE(load_certificates(stale).front().der(), load_certificates(current).front().der());
-    init_and_publish(stale);
-    ASSERT_FALSE(HasFatalFailure());
-    const auto before = served();
-    ASSERT_FALSE(before.id.empty()) << before.error;
-    let_records_settle();
+    e2e::ServedChain before;
+    init_and_publish(stale, before);
     ASSERT_FALSE(HasFatalFailure());
 
     const auto issued = certonly();
