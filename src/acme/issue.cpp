@@ -372,7 +372,7 @@ class AcmeSource final : public source::CertificateSource {
 
     [[nodiscard]] bool can_issue() const override { return true; }
 
-    std::vector<Certificate> issue(const source::IssueRequest& req) override {
+    source::IssuedChain issue(const source::IssueRequest& req) override {
         const bool debug = config_.global.log_level == config::LogLevel::Debug;
         LogFn log;
         if (debug) {
@@ -389,11 +389,9 @@ class AcmeSource final : public source::CertificateSource {
         const auto solver = make_solver(config_, source_, o.timeout + std::chrono::minutes(1));
         o.solver = solver.get();
         IssueResult r = issue_with_account(client, config_.acme, o);
-        for (const auto& p : r.cleanup_problems) {
-            // The chain is good; a leftover challenge response is only untidy.
-            std::cerr << "daneroll: warning: service " << service_ << ": " << p << '\n';
-        }
-        return std::move(r.chain);
+        // The chain is good; a leftover challenge response is only untidy,
+        // so it goes into the tick's report as a warning, not an error.
+        return {std::move(r.chain), std::move(r.cleanup_problems)};
     }
 
     std::optional<source::RenewalWindow> renewal_window(const Certificate& leaf) override {

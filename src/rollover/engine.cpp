@@ -403,7 +403,7 @@ void Engine::publish(const Unit& unit, UnitState& state, const Inputs& in, const
     store_.save(state);
 }
 
-void Engine::issue(const Unit& unit, UnitState& state, const Inputs& in) {
+std::vector<std::string> Engine::issue(const Unit& unit, UnitState& state, const Inputs& in) {
     const auto& svc = *unit.service;
     if (!state.next_key) {
         fail(ErrorKind::Internal, "issue without a next key");
@@ -416,7 +416,8 @@ void Engine::issue(const Unit& unit, UnitState& state, const Inputs& in) {
     req.names = svc.names;
     req.key = &key;
     req.work_dir = store_.work_dir(state.service, state.algorithm);
-    const auto chain = source->issue(req);
+    auto issued = source->issue(req);
+    const auto& chain = issued.chain;
     source::validate_issued_chain(
         chain, key, svc.host, std::chrono::system_clock::now(),
         "the " + std::string(config::to_string(svc.source.type)) + " certificate source");
@@ -428,6 +429,7 @@ void Engine::issue(const Unit& unit, UnitState& state, const Inputs& in) {
                            chain.front().subject() + ", issued by " + chain.front().issuer() + ")");
     state.phase = Phase::AwaitingPropagation;
     store_.save(state);
+    return std::move(issued.warnings);
 }
 
 void Engine::deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitReport& report) {
@@ -578,7 +580,9 @@ void Engine::execute(const Unit& unit, UnitState& state, const Inputs& in, const
                 (a.remove.empty() ? std::string() : "retired " + record_list(a.remove)));
             return;
         case ActionType::Issue:
-            issue(unit, state, in);
+            for (auto& w : issue(unit, state, in)) {
+                report.warnings.push_back(std::move(w));
+            }
             report.done.push_back("obtained a certificate for key " + state.staged_key_id);
             return;
         case ActionType::Deploy:
@@ -689,7 +693,9 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
     report.host = unit.service->host;
     UnitState state = store_.load(report.service, report.algorithm);
     refresh_renewal_advice(unit, state, report);
-    const std::vector<std::string> advice_warnings = report.warnings;
+    // Warnings that outlive one decide(): the renewal advice's, and those an
+    // action reported (decide()'s own are recomputed every step).
+    std::vector<std::string> tick_warnings = report.warnings;
     for (int i = 0; i < kMaxActionsPerTick; ++i) {
         // The last action may have deployed another leaf: advice about the
         // one before is no advice.
@@ -699,7 +705,7 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
         }
         const Inputs in = observe(unit, state);
         Plan plan = decide(state, in);
-        report.warnings = advice_warnings;
+        report.warnings = tick_warnings;
         report.warnings.insert(report.warnings.end(), plan.warnings.begin(), plan.warnings.end());
         report.waiting_for = plan.waiting_for;
         report.wake_at = plan.wake_at;
@@ -744,8 +750,12 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
             }
             return report;
         }
+        const auto warnings_before = report.warnings.size();
         try {
             execute(unit, state, in, plan.actions.front(), report);
+            tick_warnings.insert(tick_warnings.end(),
+                                 report.warnings.begin() + static_cast<long>(warnings_before),
+                                 report.warnings.end());
         } catch (const Error& e) {
             report.error = e.what();
             report.phase = state.phase;

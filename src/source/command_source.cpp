@@ -30,7 +30,7 @@ class CommandSource final : public CertificateSource {
 
     [[nodiscard]] bool can_issue() const override { return true; }
 
-    std::vector<Certificate> issue(const IssueRequest& req) override {
+    IssuedChain issue(const IssueRequest& req) override {
         ensure_private_directory(req.work_dir);
         const auto csr_path = req.work_dir / "request.csr";
         const auto chain_path = req.work_dir / "chain.pem";
@@ -60,7 +60,7 @@ class CommandSource final : public CertificateSource {
             fail(ErrorKind::Input, "the certificate command " + describe_command(argv) +
                                        " succeeded but wrote no chain to " + chain_path.string());
         }
-        return load_certificates(chain_path);
+        return {load_certificates(chain_path), {}};
     }
 
   private:
@@ -71,7 +71,7 @@ class UnavailableSource final : public CertificateSource {
   public:
     explicit UnavailableSource(std::string why) : why_(std::move(why)) {}
     [[nodiscard]] bool can_issue() const override { return true; }
-    std::vector<Certificate> issue(const IssueRequest&) override { fail(ErrorKind::Config, why_); }
+    IssuedChain issue(const IssueRequest&) override { fail(ErrorKind::Config, why_); }
 
   private:
     std::string why_;

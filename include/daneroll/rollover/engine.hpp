@@ -108,7 +108,8 @@ class Engine {
                  UnitReport& report);
     void generate_next_key(const Unit& unit, UnitState& state, const Inputs& in);
     void publish(const Unit& unit, UnitState& state, const Inputs& in, const Action& action);
-    void issue(const Unit& unit, UnitState& state, const Inputs& in);
+    // Returns what the source warned about (the chain is staged all the same).
+    std::vector<std::string> issue(const Unit& unit, UnitState& state, const Inputs& in);
     void deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitReport& report);
     UnitReport run_unit(const Unit& unit, bool dry_run);
     void prune_keys(const UnitState& state) const;

@@ -34,6 +34,13 @@ struct RenewalWindow {
     std::optional<std::chrono::seconds> retry_after;
 };
 
+// What a source hands back: the chain, and what a person should hear about
+// that did not stop the issuance (e.g. a challenge response left behind).
+struct IssuedChain {
+    std::vector<Certificate> chain;  // leaf first
+    std::vector<std::string> warnings;
+};
+
 class CertificateSource {
   public:
     virtual ~CertificateSource() = default;
@@ -45,7 +52,7 @@ class CertificateSource {
     [[nodiscard]] virtual bool can_issue() const = 0;
     // A chain, leaf first, for request.key. Throws Error with a reason a
     // person can act on.
-    virtual std::vector<Certificate> issue(const IssueRequest& request) = 0;
+    virtual IssuedChain issue(const IssueRequest& request) = 0;
     // The CA's suggested renewal window for a deployed leaf, or nullopt if
     // the source has no such notion or the CA offers none. Throws Error when
     // the CA cannot be asked (the caller falls back to renew_before).
