@@ -117,19 +117,24 @@ void Installer::install(const PrivateKey& key, const std::vector<Certificate>& c
             commit_temp(tmp_chain, chain_file_);
         }
     }
-    if (mta_.type == config::MtaType::Command) {
-        std::vector<std::string> argv;
-        for (const auto& a : mta_.install) {
-            std::string arg = replace_all(a, "{key}", key_file_);
-            arg = replace_all(arg, "{chain}", chain_file_);
-            arg = replace_all(arg, "{algorithm}", std::string(key_algorithm_name(algorithm_)));
-            argv.push_back(replace_all(arg, "{service}", service_id_));
-        }
-        const auto r = run_process(argv, kCommandTimeout);
-        if (!r.ok()) {
-            fail(ErrorKind::Io,
-                 "the install command " + describe_command(argv) + " failed: " + r.summary());
-        }
+    run_install_command();
+}
+
+void Installer::run_install_command() const {
+    if (mta_.type != config::MtaType::Command || mta_.install.empty()) {
+        return;
+    }
+    std::vector<std::string> argv;
+    for (const auto& a : mta_.install) {
+        std::string arg = replace_all(a, "{key}", key_file_);
+        arg = replace_all(arg, "{chain}", chain_file_);
+        arg = replace_all(arg, "{algorithm}", std::string(key_algorithm_name(algorithm_)));
+        argv.push_back(replace_all(arg, "{service}", service_id_));
+    }
+    const auto r = run_process(argv, kCommandTimeout);
+    if (!r.ok()) {
+        fail(ErrorKind::Io,
+             "the install command " + describe_command(argv) + " failed: " + r.summary());
     }
 }
 
@@ -147,6 +152,11 @@ bool Installer::restore_backup() const {
         const mode_t mode = !secret ? 0644 : mta_.key_group.empty() ? 0600 : 0640;
         write_file_atomic(live, content, mode, Overwrite::Yes, group);
         restored = true;
+    }
+    if (restored) {
+        // The command MTA takes its files through the install command: the
+        // restored files reach it the same way the new ones did.
+        run_install_command();
     }
     return restored;
 }

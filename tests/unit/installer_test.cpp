@@ -90,5 +90,42 @@ TEST(Installer, UnknownKeyGroupIsAConfigError) {
     EXPECT_FALSE(inst.read_installed().has_value()) << "a failed install left a file behind";
 }
 
+// The command MTA takes files through its install command (here: a copy
+// to where the "MTA" reads them). A rollback must reach the MTA the same
+// way, or it keeps serving the chain that failed.
+TEST(Installer, CommandMtaRunsTheInstallCommandOnInstallAndOnRestore) {
+    test::TempDir dir;
+    auto svc = service(dir, false);
+    svc.mta.type = config::MtaType::Command;
+    const auto served = dir / "what-the-mta-reads.crt";
+    svc.mta.install = {"/bin/cp", "{chain}", served.string()};
+    Installer inst(svc, KeyAlgorithm::EcdsaP256);
+    const auto old_pki = test::make_pki(KeyAlgorithm::EcdsaP256, 2);
+    inst.install(old_pki.keys[0], old_pki.chain);
+    EXPECT_EQ(read_file(served), chain_to_pem(old_pki.chain));
+    const auto next = test::make_pki(KeyAlgorithm::EcdsaP256, 1);
+    inst.install(next.keys[0], next.chain);
+    EXPECT_EQ(read_file(served), chain_to_pem(next.chain));
+    ASSERT_TRUE(inst.restore_backup());
+    EXPECT_EQ(read_file(served), chain_to_pem(old_pki.chain))
+        << "the rollback never reached the MTA";
+}
+
+TEST(Installer, AFailingInstallCommandIsAnErrorNamingIt) {
+    test::TempDir dir;
+    auto svc = service(dir, false);
+    svc.mta.type = config::MtaType::Command;
+    svc.mta.install = {"/bin/false", "{chain}"};
+    Installer inst(svc, KeyAlgorithm::EcdsaP256);
+    const auto pki = test::make_pki(KeyAlgorithm::EcdsaP256, 1);
+    try {
+        inst.install(pki.keys[0], pki.chain);
+        FAIL() << "a failing install command went unnoticed";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Io);
+        EXPECT_NE(std::string(e.what()).find("/bin/false"), std::string::npos) << e.what();
+    }
+}
+
 }  // namespace
 }  // namespace daneroll::mta

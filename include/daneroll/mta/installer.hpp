@@ -36,7 +36,8 @@ class Installer {
     // runs the install command afterwards.
     void install(const PrivateKey& key, const std::vector<Certificate>& chain) const;
 
-    // Puts the backup back in place; false if there is no backup.
+    // Puts the backup back in place (and, for the command MTA, runs the
+    // install command again); false if there is no backup.
     bool restore_backup() const;
 
     // Runs the reload command, if any; throws Error(Io) with its output.
@@ -45,6 +46,8 @@ class Installer {
     [[nodiscard]] std::vector<std::string> live_files() const;
 
   private:
+    void run_install_command() const;
+
     std::string service_id_;
     KeyAlgorithm algorithm_;
     config::Mta mta_;
