@@ -33,15 +33,11 @@ struct RolloverOptions {
 };
 
 nlohmann::json unit_json(const UnitReport& u) {
-    nlohmann::json j{{"service", u.service},
-                     {"algorithm", u.algorithm},
-                     {"host", u.host},
-                     {"phase", rollover::to_string(u.phase)},
-                     {"done", u.done},
-                     {"planned", u.planned},
-                     {"waiting_for", u.waiting_for},
-                     {"warnings", u.warnings},
-                     {"error", u.error}};
+    nlohmann::json j{{"service", u.service},   {"algorithm", u.algorithm},
+                     {"host", u.host},         {"phase", rollover::to_string(u.phase)},
+                     {"done", u.done},         {"planned", u.planned},
+                     {"progress", u.progress}, {"waiting_for", u.waiting_for},
+                     {"warnings", u.warnings}, {"error", u.error}};
     j["wake_at"] = u.wake_at ? nlohmann::json(format_utc(*u.wake_at)) : nlohmann::json(nullptr);
     return j;
 }
@@ -52,7 +48,8 @@ nlohmann::json unit_json(const UnitReport& u) {
 // units. A quiet tick at warn or error prints nothing, so cron mails or
 // logs nothing.
 void print_unit(const UnitReport& u, config::LogLevel level = config::LogLevel::Info) {
-    const bool failed = u.phase == rollover::Phase::Failed || !u.error.empty();
+    const bool failed = u.phase == rollover::Phase::Failed ||
+                        u.phase == rollover::Phase::Unmanaged || !u.error.empty();
     const bool verbose = level == config::LogLevel::Info || level == config::LogLevel::Debug;
     const bool warnings = level != config::LogLevel::Error && !u.warnings.empty();
     if (!verbose && !failed && !warnings) {
@@ -61,6 +58,9 @@ void print_unit(const UnitReport& u, config::LogLevel level = config::LogLevel::
     std::cout << u.service << "/" << u.algorithm << " (" << u.host
               << "): " << rollover::to_string(u.phase) << '\n';
     if (verbose) {
+        for (const auto& d : u.progress) {
+            std::cout << "  saw: " << d << '\n';
+        }
         for (const auto& d : u.done) {
             std::cout << "  did: " << d << '\n';
         }
@@ -82,12 +82,17 @@ void print_unit(const UnitReport& u, config::LogLevel level = config::LogLevel::
 }
 
 // `run`: 0 once every unit is stable with nothing to do now; `run --wait`
-// (settled_only): 0 only once every record is everywhere as well.
+// (settled_only): 0 only once every record is everywhere as well. A failed
+// or unmanaged unit needs the operator (1); a due unit waiting for certbot
+// to deliver is waiting (4), like one waiting for 2 x TTL.
 int exit_code(const TickReport& r, bool settled_only = false) {
     const bool error = std::any_of(r.units.begin(), r.units.end(),
                                    [](const UnitReport& u) { return !u.error.empty(); });
-    if (r.any_failed() || error) {
+    if (r.any_failed() || error || r.any_unmanaged()) {
         return kExitFailed;
+    }
+    if (r.any_awaiting_delivery()) {
+        return kExitWaiting;
     }
     return (settled_only ? r.all_settled() : r.all_stable()) ? kExitOk : kExitWaiting;
 }
@@ -140,7 +145,7 @@ int run_run(const RolloverOptions& o) {
         report = locked_tick(engine, o.service);
         if (!o.json) {
             for (const auto& u : report.units) {
-                if (!u.done.empty() || !u.error.empty() || round == 0) {
+                if (!u.done.empty() || !u.progress.empty() || !u.error.empty() || round == 0) {
                     if (tty) {
                         std::cout << "\r\033[K";
                     }
@@ -187,9 +192,14 @@ int run_run(const RolloverOptions& o) {
     if (o.json) {
         print_report(report, true);
     } else {
-        std::cout << (report.all_settled()  ? "all services are stable\n"
-                      : report.any_failed() ? "a service FAILED; see 'daneroll status'\n"
-                                            : "still waiting; run again later\n");
+        std::cout << (report.any_failed()      ? "a service FAILED; see 'daneroll status'\n"
+                      : report.any_unmanaged() ? "a service is not managed yet: run 'daneroll "
+                                                 "init'\n"
+                      : report.any_awaiting_delivery()
+                          ? "a rollover is due and waits for certbot to deliver a renewed "
+                            "chain (daneroll hook certbot)\n"
+                      : report.all_settled() ? "all services are stable\n"
+                                             : "still waiting; run again later\n");
     }
     return exit_code(report, true);
 }

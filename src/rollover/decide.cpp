@@ -85,7 +85,8 @@ bool in_rrset(const Inputs& in, const TlsaRecord& r) {
 // Builds the Publish action that brings the owned records to `wanted`, if
 // one is needed, and drops records we track but neither want nor created.
 std::optional<Action> publish_action(UnitState& s, const std::vector<Desired>& wanted,
-                                     const Inputs& in, std::vector<std::string>& warnings) {
+                                     const Inputs& in, std::vector<std::string>& warnings,
+                                     bool& retire_blocked) {
     Action a;
     a.type = ActionType::Publish;
     for (const auto& d : wanted) {
@@ -138,6 +139,7 @@ std::optional<Action> publish_action(UnitState& s, const std::vector<Desired>& w
             a.remove.push_back(r);
         } else {
             warnings.push_back("keeping " + r.short_string() + ": " + why);
+            retire_blocked = true;
         }
     }
     // Removing several at once must also be safe as a whole.
@@ -178,6 +180,27 @@ seconds poll_interval(const Policy& p) {
     // While a record propagates there is no known end: look again soon, but
     // not more than every second nor less than every 30 s.
     return std::clamp(seconds(p.ttl / 4), seconds(1), seconds(30));
+}
+
+// When a refused retire may be allowed: the moment the next of our records
+// becomes established (it may be the cover that was missing), or else a
+// poll (what blocks it is outside the state: an address, a peer).
+TimePoint retire_retry_at(const UnitState& s, const Inputs& in) {
+    const TimePoint poll = in.now + poll_interval(in.policy);
+    std::optional<TimePoint> next;
+    bool propagating = false;
+    for (const auto& o : s.records) {
+        const auto ready = ready_at(o, s, in.policy);
+        if (!ready) {
+            propagating = true;  // its "everywhere since" is still to come
+        } else if (*ready > in.now && (!next || *ready < *next)) {
+            next = ready;
+        }
+    }
+    if (!next || propagating) {
+        return next ? std::min(*next, poll) : poll;
+    }
+    return *next;
 }
 
 std::string describe_wait(TimePoint until, TimePoint now) {
@@ -294,9 +317,35 @@ UnitState absorb(UnitState s, const Inputs& in) {
     return s;
 }
 
+// Records that reached, or fell off, every server with this observation.
+std::vector<std::string> propagation_progress(const UnitState& before, const UnitState& after,
+                                              const Inputs& in) {
+    std::vector<std::string> out;
+    for (const auto& o : after.records) {
+        const OwnedRecord* b = before.find(o.record);
+        const bool was = b != nullptr && b->everywhere_since.has_value();
+        if (!was && o.everywhere_since) {
+            out.push_back(o.record.short_string() +
+                          " is now served, signed, by every authoritative server");
+        } else if (was && !o.everywhere_since && in.dns.complete) {
+            std::string who;
+            if (const auto it = in.dns.gaps.find(o.record); it != in.dns.gaps.end()) {
+                for (const auto& g : it->second) {
+                    who += (who.empty() ? " (" : "; ") + g;
+                }
+                who += who.empty() ? "" : ")";
+            }
+            out.push_back(o.record.short_string() + " is no longer on every server" + who +
+                          ": its 2 x TTL starts again");
+        }
+    }
+    return out;
+}
+
 Plan decide(const UnitState& state, const Inputs& in) {
     Plan p;
     p.state = absorb(state, in);
+    p.progress = propagation_progress(state, p.state, in);
     UnitState& s = p.state;
     const TimePoint now = in.now;
 
@@ -326,7 +375,8 @@ Plan decide(const UnitState& state, const Inputs& in) {
             return p;
         }
         const auto wanted = desired_records(s, in);
-        if (auto publish = publish_action(s, wanted, in, p.warnings)) {
+        p.retire_blocked = false;
+        if (auto publish = publish_action(s, wanted, in, p.warnings, p.retire_blocked)) {
             p.actions.push_back(std::move(*publish));
             return p;
         }
@@ -348,6 +398,14 @@ Plan decide(const UnitState& state, const Inputs& in) {
                     p.waiting_for = next_trigger ? "stable; next rollover due in " +
                                                        describe_wait(*next_trigger, now)
                                                  : "stable";
+                    if (p.retire_blocked) {
+                        const TimePoint retry = retire_retry_at(s, in);
+                        p.wake_at = p.wake_at ? std::min(*p.wake_at, retry) : retry;
+                        p.waiting_for =
+                            "stable, but an old record stays until it can be "
+                            "retired safely; looking again in " +
+                            describe_wait(retry, now);
+                    }
                     return p;
                 }
                 if (!in.policy.source_can_issue) {
@@ -409,8 +467,11 @@ Plan decide(const UnitState& state, const Inputs& in) {
                 return p;
             }
             case Phase::Retiring:
-                // publish_action found nothing left to add or remove.
-                set_phase(s, Phase::Stable, now, "old records retired");
+                // publish_action found nothing left to add or remove (now).
+                set_phase(s, Phase::Stable, now,
+                          p.retire_blocked ? "old records retired, but for one the retire rule "
+                                             "keeps for now"
+                                           : "old records retired");
                 s.rotate_requested = false;
                 continue;
             case Phase::Unmanaged:

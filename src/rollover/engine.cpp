@@ -68,6 +68,22 @@ std::string record_list(const std::vector<TlsaRecord>& records) {
     return out;
 }
 
+// After a failed install: did it change the MTA's files (so they must be
+// restored)? Unreadable files count as changed.
+bool installed_chain_differs(const mta::Installer& installer, const std::string& before) {
+    try {
+        const auto now = installer.read_installed();
+        return (now ? now->chain_pem : std::string()) != before;
+    } catch (const Error&) {
+        return true;
+    }
+}
+
+bool removes_records(const Plan& plan) {
+    return !plan.actions.empty() && plan.actions.front().type == ActionType::Publish &&
+           !plan.actions.front().remove.empty();
+}
+
 std::string normalized_inbox_chain(const std::filesystem::path& inbox) {
     try {
         return chain_to_pem(load_certificates(inbox / "chain.pem"));
@@ -103,8 +119,17 @@ bool TickReport::all_stable() const {
 }
 
 bool TickReport::all_settled() const {
-    return std::all_of(units.begin(), units.end(),
-                       [](const UnitReport& u) { return u.idle() && u.records_everywhere; });
+    return std::all_of(units.begin(), units.end(), [](const UnitReport& u) { return u.settled(); });
+}
+
+bool TickReport::any_unmanaged() const {
+    return std::any_of(units.begin(), units.end(),
+                       [](const UnitReport& u) { return u.phase == Phase::Unmanaged; });
+}
+
+bool TickReport::any_awaiting_delivery() const {
+    return std::any_of(units.begin(), units.end(),
+                       [](const UnitReport& u) { return u.rollover_due; });
 }
 
 bool TickReport::any_failed() const {
@@ -248,6 +273,41 @@ Inputs Engine::observe(const Unit& unit, const UnitState& state) {
     read_inbox(unit, state, in);
     in.ca_renewal = state.renewal_advice;  // run_unit keeps it about the deployed leaf
     return in;
+}
+
+smtp::ProbeRequest Engine::probe_request(const Unit& unit, std::vector<TlsaRecord> records) {
+    const auto& svc = *unit.service;
+    smtp::ProbeRequest req;
+    req.host = svc.host;
+    req.port = svc.port;
+    req.addresses = svc.probe.addresses.empty()
+                        ? zone_context(config_.zone_of(svc)).resolver.addresses(svc.host)
+                        : svc.probe.addresses;
+    req.ehlo_name = svc.probe.ehlo_name;
+    req.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(svc.probe.timeout);
+    req.records = std::move(records);
+    req.key_preference =
+        is_rsa(unit.algorithm) ? smtp::KeyPreference::Rsa : smtp::KeyPreference::Ecdsa;
+    return req;
+}
+
+void Engine::observe_served(const Unit& unit, Inputs& in) {
+    ServedObservation& out = in.served;
+    out = {};
+    out.probed = true;
+    try {
+        const auto report = smtp::probe(probe_request(unit, in.dns.rrset_at_primary));
+        for (const auto& a : report.results) {
+            if (a.chain.empty()) {
+                out.unseen.push_back(a.address + ": " + a.reason);
+            } else {
+                out.chains.push_back({a.address, chain_to_pem(a.chain)});
+            }
+        }
+    } catch (const Error& e) {
+        // e.g. the MX host name does not resolve
+        out.unseen.push_back(unit.service->host + ": " + e.what());
+    }
 }
 
 void Engine::read_inbox(const Unit& unit, const UnitState& state, Inputs& in) {
@@ -432,6 +492,56 @@ std::vector<std::string> Engine::issue(const Unit& unit, UnitState& state, const
     return std::move(issued.warnings);
 }
 
+std::string Engine::probe_new_chain(const Unit& unit, const Certificate& leaf, const Inputs& in,
+                                    UnitReport& report) {
+    try {
+        const smtp::ProbeRequest req = probe_request(unit, in.dns.rrset_at_primary);
+        const std::string want = to_hex(sha256(leaf.spki_der()));
+        std::string last;
+        // The reload takes effect as the MTA's processes restart: give it
+        // a few seconds (bounded) to present the new chain everywhere.
+        for (int attempt = 0; attempt < 20; ++attempt) {
+            const auto r = smtp::probe(req);
+            last.clear();
+            for (const auto& a : r.results) {
+                if (!a.verified()) {
+                    last += (last.empty() ? "" : "; ") + a.address + ": " + a.reason;
+                } else if (a.leaf_spki_sha256 != want) {
+                    last += (last.empty() ? "" : "; ") + a.address +
+                            ": still presents the previous certificate";
+                }
+            }
+            if (last.empty() && !r.results.empty()) {
+                report.done.push_back("probe: " + std::to_string(r.results.size()) +
+                                      " address(es) present the new chain, DANE-verified");
+                return "";
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+        return "the probe after the reload failed: " + last;
+    } catch (const Error& e) {
+        // e.g. the MX host's addresses could not be looked up: unverified
+        // is not verified.
+        return std::string("the probe after the reload could not run: ") + e.what();
+    }
+}
+
+// Puts the previous files back and reloads: the previous chain still
+// matches its records, which the retire rule kept published. Says how it
+// went, for the failure message.
+std::string Engine::roll_back(const mta::Installer& installer) {
+    bool restored = false;
+    try {
+        restored = installer.restore_backup();
+        installer.reload();
+        return restored ? "rolled back to the previous certificate" : "NO BACKUP to roll back to";
+    } catch (const Error& e) {
+        return restored ? std::string("the previous files are restored but the reload failed: ") +
+                              e.what()
+                        : std::string("ROLLBACK FAILED: ") + e.what();
+    }
+}
+
 void Engine::deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitReport& report) {
     const auto& svc = *unit.service;
     const bool already_installed = in.installed_chain_pem == state.staged_chain_pem;
@@ -464,72 +574,29 @@ void Engine::deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitRe
     state.phase = Phase::Deploying;
     store_.save(state);
     crash_point("before-install");
-    installer.install(key, chain);
-    crash_point("after-install");
-
     std::string failure;
+    bool files_written = true;
     try {
-        installer.reload();
+        installer.install(key, chain);
     } catch (const Error& e) {
-        failure = e.what();
+        failure = std::string("installing the new files failed: ") + e.what();
+        files_written = installed_chain_differs(installer, in.installed_chain_pem);
     }
-    crash_point("after-reload");
     if (failure.empty()) {
-        failure = [&]() -> std::string {
-            ZoneContext& z = zone_context(config_.zone_of(svc));
-            smtp::ProbeRequest req;
-            req.host = svc.host;
-            req.port = svc.port;
-            req.addresses =
-                svc.probe.addresses.empty() ? z.resolver.addresses(svc.host) : svc.probe.addresses;
-            req.ehlo_name = svc.probe.ehlo_name;
-            req.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(svc.probe.timeout);
-            req.records = in.dns.rrset_at_primary;
-            req.key_preference =
-                is_rsa(unit.algorithm) ? smtp::KeyPreference::Rsa : smtp::KeyPreference::Ecdsa;
-            const std::string want = to_hex(sha256(chain.front().spki_der()));
-            std::string last;
-            // The reload takes effect as the MTA's processes restart: give it
-            // a few seconds (bounded) to present the new chain everywhere.
-            for (int attempt = 0; attempt < 20; ++attempt) {
-                const auto r = smtp::probe(req);
-                last.clear();
-                for (const auto& a : r.results) {
-                    if (!a.verified()) {
-                        last += (last.empty() ? "" : "; ") + a.address + ": " + a.reason;
-                    } else if (a.leaf_spki_sha256 != want) {
-                        last += (last.empty() ? "" : "; ") + a.address +
-                                ": still presents the previous certificate";
-                    }
-                }
-                if (last.empty() && !r.results.empty()) {
-                    report.done.push_back("probe: " + std::to_string(r.results.size()) +
-                                          " address(es) present the new chain, DANE-verified");
-                    return "";
-                }
-                std::this_thread::sleep_for(std::chrono::milliseconds(250));
-            }
-            return "the probe after the reload failed: " + last;
-        }();
-    }
-    if (!failure.empty()) {
-        // Roll back: the previous chain still matches its records, which
-        // the retire rule kept published.
-        std::string rollback = "rolled back to the previous certificate";
-        bool restored = false;
+        crash_point("after-install");
         try {
-            restored = installer.restore_backup();
-            if (!restored) {
-                rollback = "NO BACKUP to roll back to";
-            }
             installer.reload();
         } catch (const Error& e) {
-            rollback = restored ? std::string(
-                                      "the previous files are restored but the reload "
-                                      "failed: ") +
-                                      e.what()
-                                : std::string("ROLLBACK FAILED: ") + e.what();
+            failure = e.what();
         }
+        crash_point("after-reload");
+    }
+    if (failure.empty()) {
+        failure = probe_new_chain(unit, chain.front(), in, report);
+    }
+    if (!failure.empty()) {
+        const std::string rollback =
+            files_written ? roll_back(installer) : "the MTA's files were left as they were";
         state.phase = Phase::Failed;
         // A failed deploy waits for the operator: a rotation they asked for
         // must not start over by itself at the next tick.
@@ -703,13 +770,21 @@ UnitReport Engine::run_unit(const Unit& unit, bool dry_run) {
             state.renewal_advice->leaf_sha256 != leaf_fingerprint(state.deployed_chain_pem)) {
             state.renewal_advice.reset();
         }
-        const Inputs in = observe(unit, state);
+        Inputs in = observe(unit, state);
         Plan plan = decide(state, in);
+        if (removes_records(plan)) {
+            // See what every address presents before anything is retired,
+            // and decide again with that in view.
+            observe_served(unit, in);
+            plan = decide(state, in);
+        }
         report.warnings = tick_warnings;
         report.warnings.insert(report.warnings.end(), plan.warnings.begin(), plan.warnings.end());
         report.waiting_for = plan.waiting_for;
         report.wake_at = plan.wake_at;
         report.rollover_due = plan.rollover_due;
+        report.retire_blocked = plan.retire_blocked;
+        report.progress.insert(report.progress.end(), plan.progress.begin(), plan.progress.end());
         if (dry_run) {
             for (const auto& a : plan.actions) {
                 report.planned.push_back(

@@ -106,6 +106,48 @@ std::vector<std::string> presentable_chains(const UnitState& state, const Inputs
     return out;
 }
 
+namespace {
+
+std::string subject_of(const std::string& chain_pem) {
+    try {
+        return parse_certificates(chain_pem, "chain").front().subject();
+    } catch (const Error&) {
+        return "(unparsable chain)";
+    }
+}
+
+// The served half of the retire rule. A chain an address presents that
+// matches a record being removed must match a remaining established one.
+// A chain that matches none of them is not made worse by the removal (it
+// fails already, or matches records of others), so it does not block.
+bool served_chains_stay_covered(const std::vector<TlsaRecord>& removed,
+                                const std::vector<TlsaRecord>& remaining, const Inputs& in,
+                                std::string& reason) {
+    if (!in.served.probed) {
+        return true;
+    }
+    if (!in.served.unseen.empty()) {
+        reason = "cannot see what every address presents (" + in.served.unseen.front() +
+                 "); a record is retired only when every address is seen";
+        return false;
+    }
+    auto matches_any = [&](const std::string& pem, const std::vector<TlsaRecord>& rs) {
+        return std::any_of(rs.begin(), rs.end(), [&](const TlsaRecord& r) {
+            return chain_matches(pem, r, in.policy.host, in.now);
+        });
+    };
+    for (const auto& a : in.served.chains) {
+        if (matches_any(a.chain_pem, removed) && !matches_any(a.chain_pem, remaining)) {
+            reason = a.address + " presents " + subject_of(a.chain_pem) +
+                     ", which would match no remaining established record";
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 bool retire_allowed(const std::vector<TlsaRecord>& records, const UnitState& state,
                     const Inputs& in, std::string& reason) {
     auto removed = [&](const TlsaRecord& r) {
@@ -153,7 +195,7 @@ bool retire_allowed(const std::vector<TlsaRecord>& records, const UnitState& sta
             return false;
         }
     }
-    return true;
+    return served_chains_stay_covered(records, remaining, in, reason);
 }
 
 }  // namespace daneroll::rollover

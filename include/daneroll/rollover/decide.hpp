@@ -39,7 +39,14 @@ struct Plan {
     // Stable, but a rollover is due and waits for a source that only hands
     // chains over (certbot): not idle.
     bool rollover_due = false;
+    // A record this unit no longer wants stays published because removing
+    // it now would break the retire rule: not settled, and wake_at says
+    // when to look again.
+    bool retire_blocked = false;
     std::vector<std::string> warnings;
+    // What this observation changed for people following along ("3 1 1
+    // ab12… is now on every server"): progress, not actions.
+    std::vector<std::string> progress;
 };
 
 // Folds this tick's DNS observation into the records' "everywhere since"

@@ -14,6 +14,11 @@
 #include "daneroll/dns/resolver.hpp"
 #include "daneroll/rollover/decide.hpp"
 #include "daneroll/rollover/state_store.hpp"
+#include "daneroll/smtp/probe.hpp"
+
+namespace daneroll::mta {
+class Installer;
+}
 
 namespace daneroll::rollover {
 
@@ -22,8 +27,9 @@ struct UnitReport {
     std::string algorithm;
     std::string host;
     Phase phase = Phase::Unmanaged;
-    std::vector<std::string> done;     // what this tick did, one line per action
-    std::vector<std::string> planned;  // plan mode: what it would do
+    std::vector<std::string> done;      // what this tick did, one line per action
+    std::vector<std::string> planned;   // plan mode: what it would do
+    std::vector<std::string> progress;  // what it saw change (Plan::progress)
     std::string waiting_for;
     std::optional<TimePoint> wake_at;
     std::vector<std::string> warnings;
@@ -31,15 +37,19 @@ struct UnitReport {
     bool rollover_due = false;  // stable, but waiting for a certbot delivery
     // Every record it publishes is on every server, signed.
     bool records_everywhere = false;
+    // An old record stays until the retire rule lets it go (Plan).
+    bool retire_blocked = false;
 
     // Stable with nothing to do now (records may still be propagating).
     [[nodiscard]] bool idle() const {
         return phase == Phase::Stable && error.empty() && planned.empty() && !rollover_due;
     }
     // Nothing more to wait for in this run: idle with every record
-    // everywhere, or failed (needs the operator), or unmanaged.
+    // everywhere; failed or unmanaged (needs the operator); or due but
+    // waiting for a source that delivers on its own schedule (certbot).
     [[nodiscard]] bool settled() const {
-        return (idle() && records_everywhere) || phase == Phase::Failed ||
+        const bool quiet = phase == Phase::Stable && error.empty() && planned.empty();
+        return (quiet && records_everywhere && !retire_blocked) || phase == Phase::Failed ||
                phase == Phase::Unmanaged;
     }
 };
@@ -50,10 +60,13 @@ struct TickReport {
     // Every unit Stable with nothing to do now: `run`'s exit 0. A record
     // just published may still be on its way to some server.
     [[nodiscard]] bool all_stable() const;
-    // all_stable() and every record on every server (so the next deploy
-    // can be judged from them at once): where `run --wait` stops.
+    // Every unit settled(): where `run --wait` stops. When no unit failed,
+    // is unmanaged or awaits a delivery, that is all_stable() with every
+    // record on every server (so the next deploy can be judged at once).
     [[nodiscard]] bool all_settled() const;
     [[nodiscard]] bool any_failed() const;
+    [[nodiscard]] bool any_unmanaged() const;
+    [[nodiscard]] bool any_awaiting_delivery() const;  // rollover_due
     [[nodiscard]] std::optional<TimePoint> next_wake() const;
 };
 
@@ -104,6 +117,10 @@ class Engine {
     Policy policy_for(const Unit& unit) const;
     std::vector<PeerUnit> peers_of(const Unit& unit, TimePoint now) const;
     void read_inbox(const Unit& unit, const UnitState& state, Inputs& in);
+    // A probe of every address of the unit's MX host, for its key type.
+    smtp::ProbeRequest probe_request(const Unit& unit, std::vector<TlsaRecord> records);
+    // Probes every address and records what each presents (in.served).
+    void observe_served(const Unit& unit, Inputs& in);
     void execute(const Unit& unit, UnitState& state, const Inputs& in, const Action& action,
                  UnitReport& report);
     void generate_next_key(const Unit& unit, UnitState& state, const Inputs& in);
@@ -111,6 +128,11 @@ class Engine {
     // Returns what the source warned about (the chain is staged all the same).
     std::vector<std::string> issue(const Unit& unit, UnitState& state, const Inputs& in);
     void deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitReport& report);
+    // "" once every address presents `leaf`'s chain, DANE-verified (bounded
+    // retries); else why not.
+    std::string probe_new_chain(const Unit& unit, const Certificate& leaf, const Inputs& in,
+                                UnitReport& report);
+    static std::string roll_back(const mta::Installer& installer);
     UnitReport run_unit(const Unit& unit, bool dry_run);
     void prune_keys(const UnitState& state) const;
     void refresh_renewal_advice(const Unit& unit, UnitState& state, UnitReport& report) const;

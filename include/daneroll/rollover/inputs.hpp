@@ -61,6 +61,24 @@ struct PeerUnit {
     std::vector<TlsaRecord> created;      // records its UPDATEs added
 };
 
+// What the MTA presents at each address of the MX host, probed right
+// before a tick would retire a record: the retire rule covers what is
+// served, not only what the state and the MTA's files say (a reload that
+// did not take, a second machine with a copy of the old key). Not probed
+// otherwise: it costs a handshake per address.
+struct ServedObservation {
+    struct Address {
+        std::string address;
+        std::string chain_pem;  // as presented, leaf first
+    };
+    bool probed = false;
+    std::vector<Address> chains;
+    // "ADDRESS: why" for each address that presented no chain (down, no
+    // STARTTLS, handshake failed) or a name that did not resolve: what it
+    // would present after it recovers is unknown.
+    std::vector<std::string> unseen;
+};
+
 struct Inputs {
     TimePoint now;
     Policy policy;
@@ -78,6 +96,7 @@ struct Inputs {
     // and notAfter - renew_before (it can bring a renewal forward, e.g.
     // ahead of a mass revocation, never push it past the operator's margin).
     std::optional<RenewalAdvice> ca_renewal;
+    ServedObservation served;
 };
 
 }  // namespace daneroll::rollover

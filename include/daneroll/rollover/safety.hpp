@@ -41,7 +41,10 @@ DeployVerdict deploy_allowed(const std::string& chain_pem, const UnitState& stat
 // The retire rule: may `records` (all at once) be removed, given the chains
 // the MTA can present now (deployed and installed; while a deploy is under
 // way, the staged chain too), for this unit and every peer unit at the same
-// owner name? `reason` names a chain that would be left without a record.
+// owner name? When the engine probed the MX host's addresses
+// (Inputs::served), what each presents counts too, and an address it could
+// not see refuses the removal. `reason` names a chain that would be left
+// without a record.
 bool retire_allowed(const std::vector<TlsaRecord>& records, const UnitState& state,
                     const Inputs& in, std::string& reason);
 

@@ -918,8 +918,15 @@ void Daneroll::write_config(const ConfigSpec& spec) {
         t += "\n[service.mx1.source]\ntype = \"certbot\"\nlineage = " +
              toml_string(spec.certbot_lineage);
     }
-    t += "\n\n[service.mx1.mta]\ntype = \"postfix\"\ncombined_file = " + toml_string(combined) +
-         "\nreload = " + toml_array(reload) + "\n\n[service.mx1.probe]\ntimeout = \"5s\"\n";
+    if (spec.install.empty()) {
+        t += "\n\n[service.mx1.mta]\ntype = \"postfix\"\ncombined_file = " + toml_string(combined) +
+             "\nreload = " + toml_array(reload);
+    } else {
+        t += "\n\n[service.mx1.mta]\ntype = \"command\"\nkey_file = " + toml_string(spec.key_file) +
+             "\nchain_file = " + toml_string(spec.chain_file) +
+             "\ninstall = " + toml_array(spec.install) + "\nreload = " + toml_array(reload);
+    }
+    t += "\n\n[service.mx1.probe]\ntimeout = \"5s\"\n";
     write_file_atomic(config_, t, 0644, Overwrite::Yes);
 }
 

@@ -270,6 +270,11 @@ struct ConfigSpec {
     std::string combined_file;                        // empty: Postfix's own files
     std::string certbot_lineage;  // set: source type "certbot" with this lineage
     std::string log_level;        // set: [daneroll] log_level
+    // set: MTA type "command" with these staged files ({algorithm} allowed)
+    // and this install command (the reload stays Postfix's)
+    std::vector<std::string> install;
+    std::string key_file;
+    std::string chain_file;
 };
 
 // One daneroll installation of a test: its own directory with the config

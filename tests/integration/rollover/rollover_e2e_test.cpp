@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "daneroll/common/files.hpp"
+#include "daneroll/crypto/key.hpp"
 #include "e2e_support.hpp"
 
 namespace daneroll::e2e {
@@ -680,6 +681,76 @@ TEST_F(RolloverE2E, FailingProbeRollsBackAndMailKeepsFlowing) {
     EXPECT_FALSE(observer_->ever_served_leaf(hex_of(next1))) << v.timeline;
 }
 
+// The command MTA: daneroll stages key and chain, and an install command
+// (here a script that writes Postfix's combined file) takes them to the
+// MTA. The install command writes the new files, then fails once: the
+// deploy must roll back through the same command, so Postfix goes on
+// presenting the old chain, and the unit waits for the operator.
+TEST_F(RolloverE2E, FailingInstallCommandRollsBackThroughTheCommand) {
+    const std::string alg = "ecdsa-p256";
+    const fs::path staged = d_->dir() / "staged";
+    fs::create_directories(staged);
+    const std::string live = read_file(sb_.postfix_pem.at(alg));
+    write_file_atomic(staged / (alg + ".key"), PrivateKey::parse(live, "postfix's file").to_pem(),
+                      0600, Overwrite::Yes);
+    write_file_atomic(staged / (alg + ".crt"),
+                      chain_to_pem(parse_certificates(live, "postfix's file")), 0644,
+                      Overwrite::Yes);
+    const fs::path fail_once = d_->dir() / "fail-once";
+    const fs::path script = d_->dir() / "install-into-postfix";
+    write_file_atomic(script,
+                      "#!/bin/sh\n"
+                      "# usage: install-into-postfix KEY CHAIN COMBINED FAIL_ONCE_FLAG\n"
+                      "set -e\n"
+                      "cat \"$1\" \"$2\" > \"$3.tmp\"\n"
+                      "mv \"$3.tmp\" \"$3\"\n"
+                      "if [ -e \"$4\" ]; then rm -f \"$4\"; echo 'simulated failure' >&2; exit 1; "
+                      "fi\n",
+                      0755, Overwrite::Yes);
+    ConfigSpec spec;
+    spec.key_file = (staged / "{algorithm}.key").string();
+    spec.chain_file = (staged / "{algorithm}.crt").string();
+    spec.install = {script.string(), "{key}", "{chain}",
+                    (sb_.postfix_pem.at(alg).parent_path() / "{algorithm}.pem").string(),
+                    fail_once.string()};
+    d_->write_config(spec);
+    const auto old_chain = sb_.installed_chain(alg);
+    observer_->start();
+
+    ASSERT_TRUE(d_->init().ok());
+    const auto first = d_->run_wait();
+    ASSERT_TRUE(first.ok()) << first.describe();
+    const TlsaRecord next1 = one_record(d_->unit(alg), "next");
+    write_file_atomic(fail_once, "", 0600, Overwrite::Yes);
+    ASSERT_TRUE(d_->rotate().ok());
+    const auto failed = d_->run_wait();
+    EXPECT_TRUE(failed.exited && failed.code == 1) << "expected exit 1: " << failed.describe();
+    EXPECT_FALSE(fs::exists(fail_once)) << "the install command never ran";
+
+    const auto u = d_->unit(alg);
+    EXPECT_EQ(u.at("phase"), "failed") << u.dump(2);
+    const std::string failure = u.at("failure").get<std::string>();
+    EXPECT_TRUE(contains(failure, "install command")) << failure;
+    EXPECT_TRUE(contains(failure, "rolled back")) << failure;
+    std::cout << "failure reason: " << failure << "\n";
+    // Postfix's file went back through the command; Postfix presents the
+    // old chain, which its records still cover.
+    EXPECT_EQ(sb_.installed_chain(alg).front().der(), old_chain.front().der());
+    const auto c = served(alg);
+    EXPECT_EQ(c.leaf_spki, spki_hex(old_chain.front())) << c.error;
+    const auto dns = dig_snapshot(sb_);
+    EXPECT_TRUE(dns.has_everywhere(ee_record(old_chain.front()))) << dns.describe();
+    expect_dane_checks_pass();
+
+    // Fixed (the flag is gone): the next rotation goes through the command.
+    ASSERT_TRUE(d_->rotate().ok());
+    const auto roll = d_->run_wait();
+    ASSERT_TRUE(roll.ok()) << roll.describe();
+    EXPECT_EQ(served(alg).leaf_spki, hex_of(next1));
+    expect_dane_checks_pass();
+    judge_observer();
+}
+
 // certbot renews on its own; a renewal, laid out as certbot does it
 // (archive/ files, live/ symlinks), signed by the test's local CA.
 fs::path renew_like_certbot(const Sandbox& sb, const Daneroll& d, int n) {
@@ -812,6 +883,23 @@ TEST_F(RolloverE2E, InitWithoutTakeOverNeverRetiresTheAdoptedRecord) {
         << "the adopted record was retired: " << end.describe();
     expect_dane_checks_pass();
     judge_observer();
+}
+
+// Before `daneroll init` there is nothing to wait for: `run` says what to
+// do and fails (the timer's unit shows it), and `run --wait` stops at once
+// instead of ticking until its timeout.
+TEST_F(RolloverE2E, RunBeforeInitAsksForInitAndDoesNotWait) {
+    d_->write_config(ConfigSpec{});
+    const auto once = d_->cmd({"run"});
+    EXPECT_TRUE(once.exited && once.code == 1) << "expected exit 1: " << once.describe();
+    EXPECT_TRUE(contains(once.output, "daneroll init")) << once.output;
+    const auto wait = d_->run_wait(std::chrono::seconds(60));
+    EXPECT_TRUE(wait.exited && wait.code == 1) << "expected exit 1: " << wait.describe();
+    EXPECT_TRUE(contains(wait.output, "not managed yet")) << wait.output;
+    EXPECT_LT(wait.elapsed, Ms(15000)) << "run --wait kept ticking: " << wait.describe();
+    const auto dns = dig_snapshot(sb_);
+    EXPECT_TRUE(dns.has_everywhere(ee_record(sb_.installed_chain("ecdsa-p256").front())))
+        << "the zone changed: " << dns.describe();
 }
 
 TEST_F(RolloverE2E, CheckIsOkWhenHealthyAndCriticalWhenAnAddressStopsVerifying) {
