@@ -167,9 +167,11 @@ int run_demo(const DemoOptions& o) {
         write_file_atomic(conf, config_text(env, state, ca, tool_dir, false), 0644, Overwrite::Yes);
         std::cout << read_file(conf);
         must(d({"config", "check"}), "config check");
-        step("init: adopt the self-signed certificates Postfix serves today");
+        step(
+            "init: adopt the self-signed certificates Postfix serves today; its first tick "
+            "publishes 3 1 1 for the current keys and pre-generated next keys");
         must(d({"init"}), "init");
-        step("first run: publish 3 1 1 for the current keys and pre-generated next keys");
+        step("run --wait: until those records are served, signed, by every server");
         must(d({"run", "--wait", "--timeout", "2m"}), "first run");
         must(d({"dns", "show", "--service", "mx1"}), "dns show");
         step(

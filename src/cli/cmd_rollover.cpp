@@ -29,6 +29,7 @@ struct RolloverOptions {
     bool json = false;
     bool wait = false;
     bool no_take_over = false;
+    bool adopt_only = false;
     std::string timeout = "2h";
 };
 
@@ -233,7 +234,8 @@ int run_status(const RolloverOptions& o) {
             deployed = {{"subject", chain.front().subject()},
                         {"issuer", chain.front().issuer()},
                         {"not_after", format_utc(chain.front().not_after())},
-                        {"key", s.current_key ? s.current_key->id : ""}};
+                        {"key", s.current_key ? s.current_key->id : ""},
+                        {"spki_sha256", s.current_key ? s.current_key->spki_sha256 : ""}};
         }
         nlohmann::json advice = nullptr;
         if (s.renewal_advice) {
@@ -265,9 +267,10 @@ int run_status(const RolloverOptions& o) {
         std::cout << u["service"].get<std::string>() << "/" << u["algorithm"].get<std::string>()
                   << ": " << u["phase"].get<std::string>() << '\n';
         if (!u["deployed"].is_null()) {
-            std::cout << "  serving   " << u["deployed"]["subject"].get<std::string>() << " (key "
-                      << u["deployed"]["key"].get<std::string>() << "), expires "
-                      << u["deployed"]["not_after"].get<std::string>() << '\n';
+            std::cout << "  serving   " << u["deployed"]["subject"].get<std::string>()
+                      << ", expires " << u["deployed"]["not_after"].get<std::string>() << '\n'
+                      << "            key SPKI SHA-256 "
+                      << u["deployed"]["spki_sha256"].get<std::string>() << '\n';
         }
         if (!u["ca_renewal"].is_null()) {
             std::cout << "  renewal   the CA suggests "
@@ -289,6 +292,9 @@ int run_status(const RolloverOptions& o) {
         if (!u["waiting_for"].get<std::string>().empty()) {
             std::cout << "  " << u["waiting_for"].get<std::string>() << '\n';
         }
+        if (!u["next_wake"].is_null()) {
+            std::cout << "  next tick with work: " << u["next_wake"].get<std::string>() << '\n';
+        }
         if (!u["failure"].get<std::string>().empty()) {
             std::cout << "  FAILED: " << u["failure"].get<std::string>() << '\n';
         }
@@ -308,7 +314,7 @@ int run_rotate(const RolloverOptions& o) {
 int run_init(const RolloverOptions& o) {
     Engine engine(config::load_config(o.config));
     const auto lock = rollover::StateLock::acquire(engine.config().global.state_dir);
-    const auto units = engine.init(o.service, !o.no_take_over);
+    auto units = engine.init(o.service, !o.no_take_over);
     for (const auto& u : units) {
         if (o.json) {
             continue;
@@ -319,16 +325,50 @@ int run_init(const RolloverOptions& o) {
             std::cout << "  note: " << w << '\n';
         }
     }
+    bool tick_failed = false;
+    if (!o.adopt_only) {
+        // Take over from here in the same breath: the first tick publishes
+        // the adopted key's record (if it is missing) and the next key's.
+        std::vector<std::string> services;
+        for (const auto& u : units) {
+            if (u.phase != rollover::Phase::Unmanaged &&
+                std::find(services.begin(), services.end(), u.service) == services.end()) {
+                services.push_back(u.service);
+            }
+        }
+        for (const auto& service : services) {
+            for (const auto& t : engine.tick(false, service).units) {
+                tick_failed = tick_failed || !t.error.empty() || t.phase == rollover::Phase::Failed;
+                if (!o.json) {
+                    print_unit(t, engine.config().global.log_level);
+                }
+                for (auto& u : units) {
+                    if (u.service == t.service && u.algorithm == t.algorithm) {
+                        u.done.insert(u.done.end(), t.done.begin(), t.done.end());
+                        u.warnings.insert(u.warnings.end(), t.warnings.begin(), t.warnings.end());
+                        u.phase = t.phase;
+                        u.waiting_for = t.waiting_for;
+                        u.wake_at = t.wake_at;
+                        u.error = t.error;
+                    }
+                }
+            }
+        }
+    }
     if (o.json) {
         nlohmann::json j = nlohmann::json::array();
         for (const auto& u : units) {
             j.push_back(unit_json(u));
         }
         std::cout << j.dump(2) << '\n';
-    } else {
+    } else if (o.adopt_only) {
         std::cout << "now run 'daneroll run' to publish the records and the next key\n";
+    } else if (tick_failed) {
+        std::cout << "adopted; the first tick FAILED (see above); 'daneroll run' tries again\n";
+    } else {
+        std::cout << "adopted; 'daneroll run --wait' (or the timer) carries on from here\n";
     }
-    return kExitOk;
+    return tick_failed ? kExitFailed : kExitOk;
 }
 
 void common_options(CLI::App& cmd, RolloverOptions& o, bool service_required) {
@@ -370,11 +410,15 @@ void add_rollover_commands(CLI::App& app, Action& action) {
     ro->callback([&action, rotate] { action = [rotate] { return run_rotate(*rotate); }; });
 
     auto init = std::make_shared<RolloverOptions>();
-    auto* i = app.add_subcommand("init", "Adopt the key and certificate the MTA serves today");
+    auto* i = app.add_subcommand(
+        "init", "Adopt the key and certificate the MTA serves today, then run one tick");
     common_options(*i, *init, false);
     i->add_flag("--no-take-over", init->no_take_over,
                 "Leave the current key's record to whoever published it (another machine "
                 "serving the same key under the same MX name); it is never retired");
+    i->add_flag("--adopt-only", init->adopt_only,
+                "Only adopt; leave publishing the records and the next key to the next "
+                "'daneroll run'");
     i->callback([&action, init] { action = [init] { return run_init(*init); }; });
 }
 

@@ -88,7 +88,8 @@ reload = ["/usr/sbin/postfix", "-c", "$SANDBOX_POSTFIX_CONFIG_DIR", "reload"]
 CONF
 chmod 0644 "$conf"
 "$bin" config check -c "$conf" >/dev/null || fail "config check"
-"$bin" init -c "$conf" >/dev/null || fail "init"   # the operator, not the timer
+# The operator adopts; the hardened ticks do everything else.
+"$bin" init --adopt-only -c "$conf" >/dev/null || fail "init"
 
 # --- one tick as the unit runs it --------------------------------------------
 # Sandbox counterparts of ReadWritePaths=: state_dir (StateDirectory=),

@@ -7,11 +7,15 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <string>
 
 #include "daneroll/common/error.hpp"
+#include "daneroll/rollover/state_store.hpp"
 #include "daneroll/tlsa/record.hpp"
+#include "test_support.hpp"
 
 namespace daneroll::rollover {
 namespace {
@@ -128,6 +132,26 @@ TEST(State, BrokenDocumentsAreRefusedNamingTheFile) {
                 << e.what();
         }
     }
+}
+
+// One daneroll at a time per state directory: a second one (the timer's
+// tick beside an operator's run --wait) stops at once, saying who holds it.
+TEST(StateLock, ASecondHolderIsRefusedNamingTheHolderUntilTheFirstLetsGo) {
+    test::TempDir dir;
+    const auto state_dir = dir / "state";
+    {
+        const auto first = StateLock::acquire(state_dir);
+        try {
+            static_cast<void>(StateLock::acquire(state_dir));
+            FAIL() << "two holders of one state lock";
+        } catch (const LockedError& e) {
+            const std::string what = e.what();
+            EXPECT_NE(what.find("another daneroll is running"), std::string::npos) << what;
+            EXPECT_NE(what.find("pid " + std::to_string(::getpid())), std::string::npos) << what;
+            EXPECT_NE(what.find((state_dir / "lock").string()), std::string::npos) << what;
+        }
+    }
+    EXPECT_NO_THROW(static_cast<void>(StateLock::acquire(state_dir))) << "not released";
 }
 
 }  // namespace

@@ -164,6 +164,8 @@ TEST_F(RolloverE2E, CurrentNextEcdsaFullRollover) {
 
     const auto init = d_->init();
     ASSERT_TRUE(init.ok()) << init.describe();
+    // init takes over at once: its first tick published the next key.
+    EXPECT_EQ(records_with_role(d_->unit("ecdsa-p256"), "next").size(), 1U) << init.describe();
     const auto first = d_->run_wait();
     ASSERT_TRUE(first.ok()) << first.describe();
     const auto u1 = d_->unit("ecdsa-p256");
@@ -426,7 +428,9 @@ TEST_F(RolloverE2E, LaggingSecondaryDelaysTheDeploy) {
     const auto old_leaf = sb_.installed_chain("ecdsa-p256").front();
     const std::string nsd_addr = sb_.env.secondaries.at(0).address;
     observer_->start();
-    ASSERT_TRUE(d_->init().ok());
+    // Adopt only: the next key's record must be published after NSD froze.
+    const auto init = d_->cmd({"init", "--adopt-only"});
+    ASSERT_TRUE(init.ok()) << init.describe();
 
     NsdLag lag(sb_);
 
@@ -498,7 +502,9 @@ TEST_F(RolloverE2E, DeployWaitsTwoTtlFromTheMomentTheLastServerHadTheRecord) {
     const fs::path pem = sb_.postfix_pem.at("ecdsa-p256");
     const dns::Server nsd = sb_.env.secondaries.at(0);
     observer_->start();
-    ASSERT_TRUE(d_->init().ok());
+    // Adopt only: the next key's record must be published after NSD froze.
+    const auto init = d_->cmd({"init", "--adopt-only"});
+    ASSERT_TRUE(init.ok()) << init.describe();
     NsdLag lag(sb_);
     const auto publish = d_->cmd({"run"});
     ASSERT_TRUE(publish.exited && (publish.code == 0 || publish.code == 4)) << publish.describe();
