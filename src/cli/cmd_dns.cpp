@@ -33,8 +33,9 @@ std::vector<TlsaRecord> parse_records(const std::vector<std::string>& texts) {
     return out;
 }
 
-dns::ZoneView observe(const DnsTarget& t) {
-    const auto [keys, security] = t.resolver.dnskeys(t.zone->name);
+// `keys` are the zone's DNSKEYs from the validating resolver; whether they
+// were authenticated is for the caller to judge.
+dns::ZoneView observe(const DnsTarget& t, const std::vector<std::string>& keys) {
     return dns::observe_zone(t.zone->name, t.servers, {t.owner}, keys,
                              std::chrono::system_clock::now(), t.resolver.options());
 }
@@ -140,7 +141,7 @@ void print_resolver_view(const dns::Resolver& resolver, const dns::ValidatedTlsa
 
 int run_show(const DnsOptions& o) {
     const DnsTarget t = resolve_dns_target(o.target);
-    const dns::ZoneView view = observe(t);
+    const dns::ZoneView view = observe(t, t.resolver.dnskeys(t.zone->name).first);
     const dns::ValidatedTlsa validated = t.resolver.tlsa(t.owner);
     if (o.json) {
         std::cout << view_json(view, t.owner, validated).dump(2) << '\n';
@@ -193,10 +194,21 @@ int run_change(const DnsOptions& o, bool publish) {
 
 int run_verify(const DnsOptions& o) {
     const DnsTarget t = resolve_dns_target(o.target);
-    const dns::ZoneView view = observe(t);
     std::vector<TlsaRecord> records = parse_records(o.records);
     if (records.empty()) {
         fail(ErrorKind::Input, "give the records to verify with --record \"3 1 1 <hex>\"");
+    }
+    // Signatures only count under DNSKEYs the validating resolver
+    // authenticated: a signed zone without a chain of trust is Insecure, and
+    // its signatures prove nothing to a DANE sender.
+    const auto [keys, security] = t.resolver.dnskeys(t.zone->name);
+    const bool secure = security == dns::Security::Secure;
+    const dns::ZoneView view = observe(t, keys);
+    const std::string verdict = "the validating resolver " + t.resolver.server().label() +
+                                " says the zone " + view.zone + " is " + dns::to_string(security) +
+                                ": DANE is NOT in effect";
+    if (!secure && !o.json) {
+        std::cout << "NOT SECURE: " << verdict << '\n';
     }
     // A signature must at least outlive this moment; the rollover engine
     // asks for more (the whole wait ahead).
@@ -210,8 +222,8 @@ int run_verify(const DnsOptions& o) {
             {{"record", r.to_string()}, {"everywhere", gaps.empty()}, {"gaps", gaps}});
         if (!o.json) {
             if (gaps.empty()) {
-                std::cout << "ok: " << r.short_string() << " is served, signed, by all "
-                          << view.servers.size() << " servers\n";
+                std::cout << (secure ? "ok: " : "unauthenticated: ") << r.short_string()
+                          << " is served, signed, by all " << view.servers.size() << " servers\n";
             } else {
                 std::cout << "NOT everywhere: " << r.short_string() << '\n';
                 for (const auto& g : gaps) {
@@ -221,9 +233,16 @@ int run_verify(const DnsOptions& o) {
         }
     }
     if (o.json) {
-        std::cout
-            << nlohmann::json{{"owner", t.owner}, {"everywhere", ok}, {"results", results}}.dump(2)
-            << '\n';
+        nlohmann::json j{
+            {"owner", t.owner}, {"zone", view.zone}, {"security", dns::to_string(security)},
+            {"secure", secure}, {"everywhere", ok},  {"results", results}};
+        if (!secure) {
+            j["error"] = verdict;
+        }
+        std::cout << j.dump(2) << '\n';
+    }
+    if (!secure) {
+        return kExitNotSecure;
     }
     return ok ? kExitOk : kExitFailed;
 }
@@ -263,7 +282,9 @@ void add_dns_commands(CLI::App& app, Action& action) {
 
     auto verify = std::make_shared<DnsOptions>();
     auto* v = cmd->add_subcommand(
-        "verify", "Exit 0 only if every authoritative server serves the records, signed");
+        "verify",
+        "Exit 0 only if every authoritative server serves the records, signed, and the "
+        "validating resolver says the zone is secure (exit 6 if it does not)");
     add_dns_target_options(*v, verify->target);
     v->add_option("--record", verify->records, "A record (repeatable)")->required();
     v->add_flag("--json", verify->json, "Print JSON");
