@@ -698,5 +698,61 @@ TEST_F(DnsSandbox, CliVerifyFailsUnlessTheResolverSaysSecure) {
     change({}, {r});
 }
 
+// ---- compare-and-swap ----------------------------------------------------
+
+// The updater read the RRset, then another agent changed it: the first
+// UPDATE's prerequisite (what the updater saw) no longer holds, the server
+// refuses it, and the updater re-reads and tries again. Without the
+// prerequisite the first UPDATE would simply apply (attempts == 1).
+TEST_F(DnsSandbox, ChangeBehindTheUpdatersBackIsCaughtAndRetried) {
+    const auto seen = observe().servers.front().owners.at(owner_).records;
+    const TlsaRecord theirs = random_record();
+    const TlsaRecord mine = random_record();
+    ASSERT_TRUE(change({theirs}, {}).changed);  // the other agent, after our read
+    dns::TlsaChange c{env_.zone, owner_, env_.ttl, {mine}, {}};
+    const auto out =
+        dns::update_tlsa_from(env_.primary, env_.credentials(env_.update), c, seen, options_);
+    EXPECT_TRUE(out.changed);
+    EXPECT_EQ(out.attempts, 2) << "the stale prerequisite was not refused and retried";
+    EXPECT_TRUE(std::binary_search(out.before.begin(), out.before.end(), theirs));
+    const auto at_primary = observe().servers.front().owners.at(owner_).records;
+    EXPECT_EQ(std::count(at_primary.begin(), at_primary.end(), theirs), 1);
+    EXPECT_EQ(std::count(at_primary.begin(), at_primary.end(), mine), 1);
+    for (const auto& r : seen) {
+        EXPECT_EQ(std::count(at_primary.begin(), at_primary.end(), r), 1) << r.short_string();
+    }
+    EXPECT_EQ(at_primary.size(), seen.size() + 2);
+    EXPECT_TRUE(test::wait_until([&] { return everywhere(theirs) && everywhere(mine); }, 10s));
+    change({}, {theirs, mine});
+}
+
+// With one attempt allowed, a stale prerequisite is an error that says so,
+// and the zone is unchanged on every server.
+TEST_F(DnsSandbox, StalePrerequisiteWithOneAttemptFailsAndChangesNothing) {
+    const auto seen = observe().servers.front().owners.at(owner_).records;
+    const TlsaRecord theirs = random_record();
+    const TlsaRecord mine = random_record();
+    ASSERT_TRUE(change({theirs}, {}).changed);
+    ASSERT_TRUE(test::wait_until([&] { return everywhere(theirs); }, 10s));
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            const auto s = snapshot();
+            return std::all_of(s.begin(), s.end(), [&](const auto& r) { return r == s.front(); });
+        },
+        10s));
+    const auto before = snapshot();
+    dns::TlsaChange c{env_.zone, owner_, env_.ttl, {mine}, {theirs}};
+    const auto msg = update_error([&] {
+        dns::update_tlsa_from(env_.primary, env_.credentials(env_.update), c, seen, options_, 1);
+    });
+    EXPECT_NE(msg.find("gave up updating " + owner_), std::string::npos) << msg;
+    EXPECT_NE(msg.find("after 1 attempt"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("had changed since it was read"), std::string::npos) << msg;
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(snapshot(), before) << "a refused update changed the zone";
+    EXPECT_EQ(before.size(), env_.name_servers().size());
+    change({}, {theirs});
+}
+
 }  // namespace
 }  // namespace daneroll
