@@ -754,5 +754,80 @@ TEST_F(DnsSandbox, StalePrerequisiteWithOneAttemptFailsAndChangesNothing) {
     change({}, {theirs});
 }
 
+// ---- a CNAME at the TLSA owner (tests/sandbox/conf/zone.db.in) -----------
+
+// _26._tcp.mx1 is an alias for _27._tcp.mx1 in the same zone: observation
+// reports the target's RRset and checks the target's signature, and an
+// UPDATE through the alias lands at the target.
+TEST_F(DnsSandbox, InZoneAliasIsFollowedByObservationAndUpdate) {
+    const std::string alias = "_26._tcp." + env_.mx_host + ".";
+    const std::string target = "_27._tcp." + env_.mx_host + ".";
+    const TlsaRecord r = random_record();
+    const auto creds = env_.credentials(env_.update);
+    const auto out =
+        dns::update_tlsa(env_.primary, creds, {env_.zone, alias, env_.ttl, {r}, {}}, options_);
+    EXPECT_TRUE(out.changed);
+    EXPECT_EQ(out.owner, target);
+    const auto keys = resolver_->dnskeys(env_.zone).first;
+    dns::ZoneView view;
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+            view = dns::observe_zone(env_.zone, env_.name_servers(), {alias, target}, keys,
+                                     std::chrono::system_clock::now(), options_);
+            return view.served_everywhere(alias, r, view.observed_at) &&
+                   view.served_everywhere(target, r, view.observed_at);
+        },
+        10s))
+        << ::testing::PrintToString(view.gaps(alias, r, std::chrono::system_clock::now()));
+    for (const auto& s : view.servers) {
+        const auto& a = s.owners.at(alias);
+        const auto& t = s.owners.at(target);
+        EXPECT_EQ(a.cname_target, target) << s.server.label();
+        EXPECT_TRUE(t.cname_target.empty()) << s.server.label();
+        EXPECT_EQ(a.records, t.records) << s.server.label();
+        EXPECT_TRUE(a.has(r)) << s.server.label();
+        EXPECT_TRUE(a.signature_valid) << s.server.label() << ": " << a.signature_problem;
+        EXPECT_EQ(a.signature_expiration, t.signature_expiration) << s.server.label();
+    }
+    // The validating resolver follows it too, securely.
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+            const auto v = resolver_->tlsa(alias);
+            return v.security == dns::Security::Secure && v.cname_target == target &&
+                   std::find(v.records.begin(), v.records.end(), r) != v.records.end();
+        },
+        std::chrono::seconds(4 * env_.negative_ttl + 4)));
+    const auto back =
+        dns::update_tlsa(env_.primary, creds, {env_.zone, alias, env_.ttl, {}, {r}}, options_);
+    EXPECT_TRUE(back.changed);
+    EXPECT_EQ(back.owner, target);
+}
+
+// _28._tcp.mx1 is an alias for a name in another zone: an UPDATE through it
+// is refused before anything is sent, naming the alias, and observation
+// reports the alias and that nothing is served there.
+TEST_F(DnsSandbox, AliasIntoAnotherZoneIsRefusedAndReported) {
+    const std::string alias = "_28._tcp." + env_.mx_host + ".";
+    const std::string elsewhere = "_25._tcp.mx1.example.org.";
+    const TlsaRecord r = random_record();
+    const auto msg = update_error([&] {
+        dns::update_tlsa(env_.primary, env_.credentials(env_.update),
+                         {env_.zone, alias, env_.ttl, {r}, {}}, options_);
+    });
+    EXPECT_NE(msg.find(alias + " is an alias for " + elsewhere + ", outside zone " + env_.zone),
+              std::string::npos)
+        << msg;
+    const auto view = dns::observe_zone(env_.zone, env_.name_servers(), {alias},
+                                        resolver_->dnskeys(env_.zone).first,
+                                        std::chrono::system_clock::now(), options_);
+    for (const auto& s : view.servers) {
+        const auto& a = s.owners.at(alias);
+        EXPECT_TRUE(a.answered()) << s.server.label() << ": " << a.error;
+        EXPECT_EQ(a.cname_target, elsewhere) << s.server.label();
+        EXPECT_TRUE(a.records.empty()) << s.server.label();
+    }
+    EXPECT_EQ(view.gaps(alias, r, view.observed_at).size(), view.servers.size());
+}
+
 }  // namespace
 }  // namespace daneroll
