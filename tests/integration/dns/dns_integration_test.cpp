@@ -829,5 +829,67 @@ TEST_F(DnsSandbox, AliasIntoAnotherZoneIsRefusedAndReported) {
     EXPECT_EQ(view.gaps(alias, r, view.observed_at).size(), view.servers.size());
 }
 
+// ---- the zone's `servers` and `primary` from the configuration ----------
+
+std::vector<std::string> addresses_shown(const CliResult& show) {
+    std::vector<std::string> out;
+    const auto j = nlohmann::json::parse(show.out);
+    for (const auto& s : j["servers"]) {
+        out.push_back(s["address"].get<std::string>());
+    }
+    return out;
+}
+
+// With `servers` listed, exactly those (and the hidden primary) are asked,
+// not the NS RRset; UPDATEs go to the configured primary, not the SOA MNAME.
+TEST_F(DnsSandbox, ConfiguredServersAndHiddenPrimaryAreExactlyWhatIsUsed) {
+    ASSERT_FALSE(env_.secondaries.empty());
+    const dns::Server& secondary = env_.secondaries.front();
+    const std::string primary =
+        "primary = \"" + env_.primary.address + ":" + std::to_string(env_.primary.port) + "\"\n";
+    // The secondary by name and port (resolved through the resolver).
+    const std::string servers =
+        "servers = [\"ns2." + env_.zone + ":" + std::to_string(secondary.port) + "\"]\n";
+    const TlsaRecord r = random_record();
+    auto run = [&](const std::string& zone_extra, std::vector<std::string> args) {
+        test::TempDir dir;
+        args.insert(args.begin(), "dns");
+        args.insert(args.end(), {"-c", write_config(env_, dir, zone_extra), "--json"});
+        return daneroll_cli(args);
+    };
+
+    // Only the listed secondary: the primary is not asked.
+    auto show = run(servers, {"show", "--service", "mx1"});
+    ASSERT_EQ(show.rc, 0) << show.out;
+    EXPECT_EQ(addresses_shown(show), std::vector<std::string>{secondary.address}) << show.out;
+
+    // The listed secondary plus the hidden primary, primary first.
+    show = run(servers + primary, {"show", "--service", "mx1"});
+    ASSERT_EQ(show.rc, 0) << show.out;
+    EXPECT_EQ(addresses_shown(show),
+              (std::vector<std::string>{env_.primary.address, secondary.address}))
+        << show.out;
+    const auto pub =
+        run(servers + primary, {"publish", "--service", "mx1", "--record", r.to_string()});
+    ASSERT_EQ(pub.rc, 0) << pub.out;
+    // The configured primary is a bare address: labelled by it, not by the
+    // SOA MNAME's name.
+    EXPECT_EQ(
+        nlohmann::json::parse(pub.out)["server"],
+        env_.primary.address +
+            (env_.primary.port == 53 ? std::string() : ":" + std::to_string(env_.primary.port)))
+        << pub.out;
+
+    // Proof that UPDATEs follow `primary`: pointed at the secondary, which
+    // takes none, the UPDATE goes there and fails, naming it.
+    const TlsaRecord other = random_record();
+    const auto wrong = run("primary = \"" + secondary.address + "\"\n",
+                           {"publish", "--service", "mx1", "--record", other.to_string()});
+    EXPECT_NE(wrong.rc, 0) << wrong.out;
+    EXPECT_NE(wrong.out.find(secondary.address), std::string::npos) << wrong.out;
+    EXPECT_FALSE(observe().servers.front().owners.at(owner_).has(other));
+    change({}, {r});
+}
+
 }  // namespace
 }  // namespace daneroll
