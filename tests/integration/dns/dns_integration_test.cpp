@@ -122,6 +122,13 @@ TEST_F(DnsSandbox, PublishIsSignedOnEveryServerAndRetireRemovesIt) {
 
     EXPECT_TRUE(change({}, {r}).changed);
     EXPECT_TRUE(test::wait_until([&] { return nowhere(r); }, 10s));
+    // The retire advanced the serial on every server too.
+    const auto retired = observe();
+    for (std::size_t i = 0; i < retired.servers.size(); ++i) {
+        ASSERT_TRUE(retired.servers[i].soa_serial.has_value());
+        EXPECT_GT(*retired.servers[i].soa_serial, *after.servers[i].soa_serial)
+            << retired.servers[i].server.label();
+    }
     // Publishing what is there, or retiring what is not, changes nothing.
     EXPECT_FALSE(change({}, {r}).changed);
 }
