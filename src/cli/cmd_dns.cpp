@@ -3,7 +3,9 @@
 // TSIG-signed compare-and-swap updates of the TLSA RRset.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include "commands.hpp"
 #include "daneroll/common/duration.hpp"
@@ -11,6 +13,9 @@
 #include "daneroll/dns/observe.hpp"
 #include "daneroll/dns/servers.hpp"
 #include "daneroll/dns/update.hpp"
+#include "daneroll/rollover/engine.hpp"
+#include "daneroll/rollover/safety.hpp"
+#include "daneroll/rollover/state_store.hpp"
 #include "dns_target.hpp"
 #include "exit_codes.hpp"
 
@@ -23,6 +28,7 @@ struct DnsOptions {
     std::vector<std::string> records;
     std::int64_t ttl = 0;  // 0: the service's TTL
     bool json = false;
+    bool force = false;  // retire: even records a managed unit relies on
 };
 
 std::vector<TlsaRecord> parse_records(const std::vector<std::string>& texts) {
@@ -33,8 +39,9 @@ std::vector<TlsaRecord> parse_records(const std::vector<std::string>& texts) {
     return out;
 }
 
-dns::ZoneView observe(const DnsTarget& t) {
-    const auto [keys, security] = t.resolver.dnskeys(t.zone->name);
+// `keys` are the zone's DNSKEYs from the validating resolver; whether they
+// were authenticated is for the caller to judge.
+dns::ZoneView observe(const DnsTarget& t, const std::vector<std::string>& keys) {
     return dns::observe_zone(t.zone->name, t.servers, {t.owner}, keys,
                              std::chrono::system_clock::now(), t.resolver.options());
 }
@@ -140,7 +147,7 @@ void print_resolver_view(const dns::Resolver& resolver, const dns::ValidatedTlsa
 
 int run_show(const DnsOptions& o) {
     const DnsTarget t = resolve_dns_target(o.target);
-    const dns::ZoneView view = observe(t);
+    const dns::ZoneView view = observe(t, t.resolver.dnskeys(t.zone->name).first);
     const dns::ValidatedTlsa validated = t.resolver.tlsa(t.owner);
     if (o.json) {
         std::cout << view_json(view, t.owner, validated).dump(2) << '\n';
@@ -152,9 +159,66 @@ int run_show(const DnsOptions& o) {
     return kExitOk;
 }
 
+// For each record of `remove` that a managed unit at `owner` (rollover state
+// under the config's state_dir) owns, or that a chain its MTA can present
+// matches: "mx1/ecdsa-p256 relies on 3 1 1 ab12cd34ef56… (its current
+// record)". The retire rule is the engine's to apply; by hand, such records
+// are left alone.
+std::vector<std::string> relied_on(const config::Config& config, const std::string& owner,
+                                   const std::vector<TlsaRecord>& remove) {
+    const rollover::Engine engine(config);
+    const auto now = std::chrono::system_clock::now();
+    std::vector<std::string> out;
+    for (const auto& state : engine.states()) {
+        const config::Service* svc = config.find_service(state.service);
+        if (state.phase == rollover::Phase::Unmanaged || svc == nullptr ||
+            dns::absolute_name(svc->tlsa_owner()) != dns::absolute_name(owner)) {
+            continue;
+        }
+        // The chains daneroll deployed (or is deploying) for the unit.
+        const auto chains = rollover::presentable_chains(state, rollover::Inputs{});
+        for (const auto& r : remove) {
+            std::string why;
+            if (const rollover::OwnedRecord* o = state.find(r)) {
+                why = "its " + std::string(rollover::to_string(o->role)) + " record";
+            } else if (std::any_of(chains.begin(), chains.end(), [&](const std::string& c) {
+                           return rollover::chain_matches(c, r, svc->host, now);
+                       })) {
+                why = "its deployed chain matches it";
+            }
+            if (!why.empty()) {
+                out.push_back(state.service + "/" + state.algorithm + " relies on " +
+                              r.short_string() + " (" + why + ")");
+            }
+        }
+    }
+    return out;
+}
+
 int run_change(const DnsOptions& o, bool publish) {
     const DnsTarget t = resolve_dns_target(o.target);
     const auto records = parse_records(o.records);
+    // Retiring takes the state lock, like `run`, so that no tick acts on the
+    // RRset meanwhile, and refuses to pull a record from under a managed unit.
+    std::optional<rollover::StateLock> lock;
+    if (!publish) {
+        lock.emplace(rollover::StateLock::acquire(t.config.global.state_dir));
+        const auto conflicts = relied_on(t.config, t.owner, records);
+        std::string list;
+        for (const auto& c : conflicts) {
+            list += "\n  " + c;
+        }
+        if (!conflicts.empty() && !o.force) {
+            fail(ErrorKind::Safety,
+                 "refusing to retire at " + t.owner + ": a managed unit relies on it" + list +
+                     "\nremoving it could leave a chain the MTA serves without a record (the "
+                     "retire rule); let 'daneroll run' retire it, or give --force");
+        }
+        if (!conflicts.empty()) {
+            std::cerr << "daneroll: WARNING: --force: retiring records a managed unit relies on:"
+                      << list << '\n';
+        }
+    }
     const dns::Server primary = dns::update_server(*t.zone, t.resolver);
     dns::TlsaChange change;
     change.zone = t.zone->name;
@@ -193,10 +257,21 @@ int run_change(const DnsOptions& o, bool publish) {
 
 int run_verify(const DnsOptions& o) {
     const DnsTarget t = resolve_dns_target(o.target);
-    const dns::ZoneView view = observe(t);
     std::vector<TlsaRecord> records = parse_records(o.records);
     if (records.empty()) {
         fail(ErrorKind::Input, "give the records to verify with --record \"3 1 1 <hex>\"");
+    }
+    // Signatures only count under DNSKEYs the validating resolver
+    // authenticated: a signed zone without a chain of trust is Insecure, and
+    // its signatures prove nothing to a DANE sender.
+    const auto [keys, security] = t.resolver.dnskeys(t.zone->name);
+    const bool secure = security == dns::Security::Secure;
+    const dns::ZoneView view = observe(t, keys);
+    const std::string verdict = "the validating resolver " + t.resolver.server().label() +
+                                " says the zone " + view.zone + " is " + dns::to_string(security) +
+                                ": DANE is NOT in effect";
+    if (!secure && !o.json) {
+        std::cout << "NOT SECURE: " << verdict << '\n';
     }
     // A signature must at least outlive this moment; the rollover engine
     // asks for more (the whole wait ahead).
@@ -210,8 +285,8 @@ int run_verify(const DnsOptions& o) {
             {{"record", r.to_string()}, {"everywhere", gaps.empty()}, {"gaps", gaps}});
         if (!o.json) {
             if (gaps.empty()) {
-                std::cout << "ok: " << r.short_string() << " is served, signed, by all "
-                          << view.servers.size() << " servers\n";
+                std::cout << (secure ? "ok: " : "unauthenticated: ") << r.short_string()
+                          << " is served, signed, by all " << view.servers.size() << " servers\n";
             } else {
                 std::cout << "NOT everywhere: " << r.short_string() << '\n';
                 for (const auto& g : gaps) {
@@ -221,9 +296,16 @@ int run_verify(const DnsOptions& o) {
         }
     }
     if (o.json) {
-        std::cout
-            << nlohmann::json{{"owner", t.owner}, {"everywhere", ok}, {"results", results}}.dump(2)
-            << '\n';
+        nlohmann::json j{
+            {"owner", t.owner}, {"zone", view.zone}, {"security", dns::to_string(security)},
+            {"secure", secure}, {"everywhere", ok},  {"results", results}};
+        if (!secure) {
+            j["error"] = verdict;
+        }
+        std::cout << j.dump(2) << '\n';
+    }
+    if (!secure) {
+        return kExitNotSecure;
     }
     return ok ? kExitOk : kExitFailed;
 }
@@ -253,6 +335,10 @@ void add_dns_commands(CLI::App& app, Action& action) {
                 ->check(CLI::Range(static_cast<std::int64_t>(1),
                                    static_cast<std::int64_t>(2147483647)));
         }
+        if (!publish) {
+            c->add_flag("--force", opts->force,
+                        "Also retire records a managed unit (rollover state) relies on");
+        }
         c->add_flag("--json", opts->json, "Print JSON");
         c->callback([&action, opts, publish] {
             action = [opts, publish] { return run_change(*opts, publish); };
@@ -263,7 +349,9 @@ void add_dns_commands(CLI::App& app, Action& action) {
 
     auto verify = std::make_shared<DnsOptions>();
     auto* v = cmd->add_subcommand(
-        "verify", "Exit 0 only if every authoritative server serves the records, signed");
+        "verify",
+        "Exit 0 only if every authoritative server serves the records, signed, and the "
+        "validating resolver says the zone is secure (exit 6 if it does not)");
     add_dns_target_options(*v, verify->target);
     v->add_option("--record", verify->records, "A record (repeatable)")->required();
     v->add_flag("--json", verify->json, "Print JSON");

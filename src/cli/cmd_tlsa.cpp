@@ -52,9 +52,11 @@ Computed compute(const TlsaOptions& o) {
     const auto selector = static_cast<std::uint8_t>(o.selector);
     const auto mtype = static_cast<std::uint8_t>(o.mtype);
     Computed out;
-    std::optional<PrivateKey> key;
+    // Only to check the key belongs to the certificate: a private or a
+    // public key file, compared by SPKI.
+    std::optional<Bytes> key_spki;
     if (!o.key.empty() && (!o.cert.empty() || !o.chain.empty())) {
-        key = PrivateKey::load_file(o.key);  // only to check it belongs to the certificate
+        key_spki = load_spki_from_key_file(o.key);
     }
     auto first_name = [](const std::vector<std::string>& names) {
         return names.empty() ? std::string() : names.front();
@@ -66,7 +68,7 @@ Computed compute(const TlsaOptions& o) {
             fail(ErrorKind::Input, file + " holds " + std::to_string(certs.size()) +
                                        " certificates; use --chain for a chain");
         }
-        if (key && !certs.front().matches_key(*key)) {
+        if (key_spki && certs.front().spki_der() != *key_spki) {
             fail(ErrorKind::Input, o.key + " does not belong to the certificate in " + file + " (" +
                                        certs.front().subject() +
                                        "); refusing to compute records for a mismatched pair");

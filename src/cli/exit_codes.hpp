@@ -10,6 +10,7 @@ inline constexpr int kExitUsage = 2;      // bad arguments or malformed input fi
 inline constexpr int kExitConfig = 3;     // the configuration is invalid
 inline constexpr int kExitWaiting = 4;    // a rollover is waiting (e.g. for 2 x TTL)
 inline constexpr int kExitLocked = 5;     // another daneroll holds the lock
+inline constexpr int kExitNotSecure = 6;  // dns verify: the resolver says insecure/bogus
 inline constexpr int kExitInternal = 70;  // a bug (EX_SOFTWARE)
 
 }  // namespace daneroll::cli

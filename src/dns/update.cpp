@@ -189,8 +189,11 @@ void require_signing_algorithm(const std::string& algorithm) {
     }
 }
 
-UpdateOutcome update_tlsa(const Server& primary, const TsigCredentials& key,
-                          const TlsaChange& change, const QueryOptions& options, int max_attempts) {
+namespace {
+
+UpdateOutcome update_tlsa_impl(const Server& primary, const TsigCredentials& key,
+                               const TlsaChange& change, const std::vector<TlsaRecord>* observed,
+                               const QueryOptions& options, int max_attempts) {
     require_signing_algorithm(key.algorithm);
     for (const auto& r : change.add) {
         validate_for_publication(r);
@@ -226,21 +229,36 @@ UpdateOutcome update_tlsa(const Server& primary, const TsigCredentials& key,
             continue;
         }
         std::uint32_t ttl = 0;
-        const auto current = tlsa_records(
+        const auto read = tlsa_records(
             rrs_at(a.packet.get(), LDNS_SECTION_ANSWER, owner, LDNS_RR_TYPE_TLSA), ttl);
-        std::vector<TlsaRecord> desired = current;
-        for (const auto& r : change.add) {
-            desired.push_back(r);
+        auto wanted = [&](std::vector<TlsaRecord> rrset) {
+            for (const auto& r : change.add) {
+                rrset.push_back(r);
+            }
+            std::sort(rrset.begin(), rrset.end());
+            rrset.erase(std::unique(rrset.begin(), rrset.end()), rrset.end());
+            rrset.erase(std::remove_if(rrset.begin(), rrset.end(),
+                                       [&](const TlsaRecord& r) {
+                                           return std::find(change.remove.begin(),
+                                                            change.remove.end(),
+                                                            r) != change.remove.end();
+                                       }),
+                        rrset.end());
+            return rrset;
+        };
+        // The first UPDATE's prerequisite is what the caller observed, if it
+        // says: a change made since then fails it, and we retry from `read`.
+        std::vector<TlsaRecord> current = read;
+        if (observed != nullptr) {
+            current = *observed;
+            std::sort(current.begin(), current.end());
+            current.erase(std::unique(current.begin(), current.end()), current.end());
+            observed = nullptr;
+            if (wanted(current) == current) {
+                current = read;  // nothing to send for the caller's view: judge by ours
+            }
         }
-        std::sort(desired.begin(), desired.end());
-        desired.erase(std::unique(desired.begin(), desired.end()), desired.end());
-        desired.erase(std::remove_if(desired.begin(), desired.end(),
-                                     [&](const TlsaRecord& r) {
-                                         return std::find(change.remove.begin(),
-                                                          change.remove.end(),
-                                                          r) != change.remove.end();
-                                     }),
-                      desired.end());
+        const std::vector<TlsaRecord> desired = wanted(current);
         out.owner = owner;
         out.before = current;
         out.after = desired;
@@ -265,9 +283,25 @@ UpdateOutcome update_tlsa(const Server& primary, const TsigCredentials& key,
         explain_refusal(primary, key, owner, zone, "TLSA", reply_rcode,
                         tsig_error_of(reply.packet.get()));
     }
-    fail(ErrorKind::Network, "gave up updating " + owner + " at " + primary.label() + " after " +
-                                 std::to_string(max_attempts) +
-                                 " attempts: the RRset kept changing under us");
+    fail(ErrorKind::Network,
+         "gave up updating " + owner + " at " + primary.label() + " after " +
+             std::to_string(max_attempts) +
+             " attempt(s): each time the RRset had changed since it was read (the "
+             "compare-and-swap prerequisite failed: another agent is changing it); this "
+             "change was not applied");
+}
+
+}  // namespace
+
+UpdateOutcome update_tlsa(const Server& primary, const TsigCredentials& key,
+                          const TlsaChange& change, const QueryOptions& options, int max_attempts) {
+    return update_tlsa_impl(primary, key, change, nullptr, options, max_attempts);
+}
+
+UpdateOutcome update_tlsa_from(const Server& primary, const TsigCredentials& key,
+                               const TlsaChange& change, const std::vector<TlsaRecord>& observed,
+                               const QueryOptions& options, int max_attempts) {
+    return update_tlsa_impl(primary, key, change, &observed, options, max_attempts);
 }
 
 namespace {

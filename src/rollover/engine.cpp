@@ -223,7 +223,9 @@ Inputs Engine::observe(const Unit& unit, const UnitState& state) {
     // Signatures must outlive the longest wait ahead of us.
     const std::uint32_t longest = std::max({in.policy.ttl, d.max_ttl, d.negative_ttl});
     const TimePoint horizon = in.now + std::chrono::seconds(2LL * longest) + kSignatureMargin;
-    d.complete = view.dnskeys_available;
+    // Signatures checked under DNSKEYs the resolver did not authenticate
+    // (an insecure zone) prove nothing: no record counts as served then.
+    d.complete = view.dnskeys_available && z.security == dns::Security::Secure;
     if (z.security != dns::Security::Secure) {
         d.problems.push_back("the validating resolver " + z.resolver.server().label() +
                              " says the zone " + svc.zone + " is " + dns::to_string(z.security) +

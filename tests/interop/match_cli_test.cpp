@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "daneroll/common/base64.hpp"
 #include "daneroll/crypto/certificate_builder.hpp"
 #include "test_support.hpp"
 
@@ -187,6 +188,44 @@ TEST_F(MatchCli, RecordsCreatedByLdnsDaneMatch) {
         const auto r = match(file, {rdata(theirs[0])}, {kHost});
         EXPECT_EQ(r.exit_code, kExitOk) << rdata(theirs[0]) << ": " << r.summary();
         count_case("tlsa match");
+    }
+}
+
+// `daneroll tlsa --cert C --key K`: K may be the private key or only the
+// public key (PEM SPKI), as the help says; either way a key that is not the
+// certificate's is refused (exit 2), and a matching one gives the same
+// record as --cert alone.
+TEST_F(MatchCli, TlsaChecksCertAgainstAPublicOrPrivateKey) {
+    const auto& key = test::cached_key(KeyAlgorithm::EcdsaP256, 0);
+    const auto& other = test::cached_key(KeyAlgorithm::EcdsaP256, 1);
+    const auto cert = make_self_signed(key, {kHost}, 90, std::chrono::system_clock::now());
+    const auto cert_file = write("cert.pem", cert.to_pem());
+    auto public_pem = [](const PrivateKey& k) {
+        const std::string b64 = base64_encode(k.spki_der());
+        std::string pem = "-----BEGIN PUBLIC KEY-----\n";
+        for (std::size_t i = 0; i < b64.size(); i += 64) {
+            pem += b64.substr(i, 64) + "\n";
+        }
+        return pem + "-----END PUBLIC KEY-----\n";
+    };
+    const auto expected = records_of({"--cert", cert_file.string()});
+    ASSERT_EQ(expected.size(), 1U);
+    const auto pub = write("pub.pem", public_pem(key));
+    const auto priv = write("priv.pem", key.to_pem());
+    for (const auto& k : {pub, priv}) {
+        EXPECT_EQ(records_of({"--cert", cert_file.string(), "--key", k.string()}), expected) << k;
+        count_case("tlsa --cert --key");
+    }
+    const auto other_pub = write("other-pub.pem", public_pem(other));
+    const auto other_priv = write("other-priv.pem", other.to_pem());
+    for (const auto& k : {other_pub, other_priv}) {
+        const auto r = run_process(
+            {daneroll_binary(), "tlsa", "--cert", cert_file.string(), "--key", k.string()});
+        EXPECT_EQ(r.exit_code, kExitUsage) << r.summary();
+        EXPECT_NE(r.err.find("does not belong to the certificate"), std::string::npos)
+            << r.summary();
+        EXPECT_TRUE(r.out.empty()) << r.out;
+        count_case("tlsa --cert --key");
     }
 }
 

@@ -40,6 +40,16 @@ UpdateOutcome update_tlsa(const Server& primary, const TsigCredentials& key,
                           const TlsaChange& change, const QueryOptions& options,
                           int max_attempts = 8);
 
+// The same, but the first UPDATE's prerequisite is `observed`, the RRset at
+// the owner as the caller last saw it, instead of a fresh read: if the RRset
+// changed since, the server refuses it (NXRRSET/YXRRSET) and the change is
+// retried from a fresh read, within `max_attempts` (the outcome's
+// `attempts` counts them). With max_attempts 1 a stale `observed` fails
+// with Error(Network) and changes nothing.
+UpdateOutcome update_tlsa_from(const Server& primary, const TsigCredentials& key,
+                               const TlsaChange& change, const std::vector<TlsaRecord>& observed,
+                               const QueryOptions& options, int max_attempts = 8);
+
 // ACME dns-01 (RFC 8555 8.4): TXT records at "_acme-challenge.NAME".
 struct TxtChange {
     std::string zone;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "daneroll/common/error.hpp"
@@ -13,6 +14,7 @@
 #include "daneroll/dns/observe.hpp"
 #include "daneroll/dns/resolver.hpp"
 #include "daneroll/dns/update.hpp"
+#include "daneroll/rollover/state_store.hpp"
 #include "sandbox_env.hpp"
 #include "test_support.hpp"
 
@@ -120,6 +122,13 @@ TEST_F(DnsSandbox, PublishIsSignedOnEveryServerAndRetireRemovesIt) {
 
     EXPECT_TRUE(change({}, {r}).changed);
     EXPECT_TRUE(test::wait_until([&] { return nowhere(r); }, 10s));
+    // The retire advanced the serial on every server too.
+    const auto retired = observe();
+    for (std::size_t i = 0; i < retired.servers.size(); ++i) {
+        ASSERT_TRUE(retired.servers[i].soa_serial.has_value());
+        EXPECT_GT(*retired.servers[i].soa_serial, *after.servers[i].soa_serial)
+            << retired.servers[i].server.label();
+    }
     // Publishing what is there, or retiring what is not, changes nothing.
     EXPECT_FALSE(change({}, {r}).changed);
 }
@@ -300,29 +309,88 @@ TEST_F(DnsSandbox, ResolverViewIsSecureForTheSignedZone) {
     EXPECT_EQ(resolver_->name_servers(env_.zone).size(), 1 + env_.secondaries.size());
 }
 
-// `daneroll dns show` for a host, with a config written for this sandbox.
-std::string dns_show(const test::SandboxEnv& env, const std::string& host, int* exit_code) {
-    test::TempDir dir;
+// A configuration for this sandbox in `dir`: service mx1 (ecdsa-p256) at the
+// sandbox's MX host, both zones with the good key, `zone_extra` lines in the
+// main zone's table, the sandbox's validating resolver unless `resolver` is
+// given, and the state under dir/state.
+std::string write_config(const test::SandboxEnv& env, const test::TempDir& dir,
+                         const std::string& zone_extra = "", const std::string& resolver = "") {
     std::string zones;
     for (const auto& z : {env.zone, env.unsigned_zone}) {
         if (!z.empty()) {
-            zones += "[zone.\"" + z + "\"]\ntsig_key = \"update\"\n";
+            zones += "[zone.\"" + z + "\"]\ntsig_key = \"update\"\n" +
+                     (z == env.zone ? zone_extra : std::string());
         }
     }
-    const std::string config = "[daneroll]\nresolver = \"" + env.resolver.address +
-                               "\"\n[tsig.update]\nfile = \"" + env.update.file.string() + "\"\n" +
-                               zones + "[service.mx1]\nhost = \"" + env.mx_host +
-                               "\"\nttl = 2\nrotation_period = \"1h\"\n"
-                               "[service.mx1.source]\ntype = \"command\"\n"
-                               "command = [\"/bin/true\", \"{csr}\", \"{chain}\"]\n"
-                               "[service.mx1.mta]\ntype = \"exim\"\nkey_file = \"/k\"\n"
-                               "chain_file = \"/c\"\n";
+    const std::string config =
+        "[daneroll]\nresolver = \"" + (resolver.empty() ? env.resolver.address : resolver) +
+        "\"\nstate_dir = \"" + (dir / "state").string() + "\"\n[tsig.update]\nfile = \"" +
+        env.update.file.string() + "\"\n" + zones + "[service.mx1]\nhost = \"" + env.mx_host +
+        "\"\nttl = 2\nrotation_period = \"1h\"\n"
+        "[service.mx1.source]\ntype = \"command\"\n"
+        "command = [\"/bin/true\", \"{csr}\", \"{chain}\"]\n"
+        "[service.mx1.mta]\ntype = \"exim\"\nkey_file = \"/k\"\n"
+        "chain_file = \"/c\"\n";
     test::write_text(dir / "daneroll.toml", config);
-    std::string out;
-    *exit_code = test::run_program(
-        {DANEROLL_BIN, "dns", "show", "-c", (dir / "daneroll.toml").string(), "--host", host},
-        &out);
-    return out;
+    return (dir / "daneroll.toml").string();
+}
+
+struct CliResult {
+    int rc = -1;
+    std::string out;  // stdout, then stderr
+};
+
+// `daneroll ARGS...` (execv, no shell), stdout and stderr captured.
+CliResult daneroll_cli(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{DANEROLL_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    // (test::run_program captures stdout only; refusals are on stderr.)
+    CliResult r;
+    int out_pipe[2] = {-1, -1};
+    if (::pipe(out_pipe) != 0) {
+        throw std::runtime_error("pipe failed");
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(out_pipe[1], STDOUT_FILENO);
+        ::dup2(out_pipe[1], STDERR_FILENO);
+        ::close(out_pipe[0]);
+        ::close(out_pipe[1]);
+        std::vector<char*> cargs;
+        for (auto& a : argv) {
+            cargs.push_back(a.data());
+        }
+        cargs.push_back(nullptr);
+        ::execv(cargs[0], cargs.data());
+        ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(out_pipe[0], buf, sizeof buf)) > 0) {
+        r.out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(out_pipe[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+// `daneroll dns ARGS... -c CONFIG` with a config written for this sandbox.
+CliResult dns_cli(const test::SandboxEnv& env, std::vector<std::string> args) {
+    test::TempDir dir;
+    const std::string config = write_config(env, dir);
+    args.insert(args.begin(), "dns");
+    args.insert(args.end(), {"-c", config});
+    return daneroll_cli(args);
+}
+
+// `daneroll dns show` for a host, with a config written for this sandbox.
+std::string dns_show(const test::SandboxEnv& env, const std::string& host, int* exit_code) {
+    const auto r = dns_cli(env, {"show", "--host", host});
+    *exit_code = r.rc;
+    return r.out;
 }
 
 TEST_F(DnsSandbox, UnsignedZoneIsReportedAsInsecure) {
@@ -364,6 +432,11 @@ TEST_F(DnsSandbox, UnsignedZoneIsReportedAsInsecure) {
     EXPECT_NE(out.find("insecure"), std::string::npos) << out;
     EXPECT_NE(out.find("DANE is NOT in effect"), std::string::npos) << out;
     EXPECT_NE(out.find("NOT signed"), std::string::npos) << out;
+    const auto verify = dns_cli(env_, {"verify", "--host", host, "--record", r.to_string()});
+    EXPECT_EQ(verify.rc, 6) << verify.out;
+    EXPECT_NE(verify.out.find(env_.unsigned_zone + ". is insecure: DANE is NOT in effect"),
+              std::string::npos)
+        << verify.out;
     dns::update_tlsa(env_.primary, env_.credentials(env_.update),
                      {env_.unsigned_zone, owner, env_.ttl, {}, {r}}, options_);
 }
@@ -382,6 +455,12 @@ TEST_F(DnsSandbox, BrokenTrustAnchorIsReportedAsBogus) {
     const std::string out = dns_show(env_, env_.mx_host, &rc);
     EXPECT_NE(out.find("bogus"), std::string::npos) << out;
     EXPECT_NE(out.find("BOGUS"), std::string::npos) << out;
+    // verify: not secure (exit 6), whatever the servers serve.
+    const auto verify = dns_cli(
+        env_, {"verify", "--host", env_.mx_host, "--record", "3 1 1 " + std::string(64, 'a')});
+    EXPECT_EQ(verify.rc, 6) << verify.out;
+    EXPECT_NE(verify.out.find("NOT SECURE"), std::string::npos) << verify.out;
+    EXPECT_NE(verify.out.find(env_.zone + ". is bogus"), std::string::npos) << verify.out;
 }
 
 TEST_F(DnsSandbox, SilentServerTimesOutWithinTheBound) {
@@ -450,6 +529,373 @@ TEST_F(DnsSandbox, RrsetsTooLargeForUdpAreReadOverTcpOnEveryServer) {
         EXPECT_TRUE(
             dns::update_tlsa(env_.primary, env_.credentials(env_.update), c, options_).changed);
     }
+}
+
+// ---- daneroll dns publish|verify|show|retire at the command line ----------
+
+bool contains(const nlohmann::json& list, const std::string& value) {
+    return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+TEST_F(DnsSandbox, CliPublishVerifyShowRetire) {
+    test::TempDir dir;
+    const std::string config = write_config(env_, dir);
+    const TlsaRecord r = random_record();
+    const std::vector<std::string> target{"-c", config, "--service", "mx1"};
+    auto args = [&](std::vector<std::string> a) {
+        a.insert(a.begin() + 1, target.begin(), target.end());
+        a.insert(a.begin(), "dns");
+        return a;
+    };
+
+    const auto pub = daneroll_cli(args({"publish", "--record", r.to_string(), "--json"}));
+    ASSERT_EQ(pub.rc, 0) << pub.out;
+    const auto pj = nlohmann::json::parse(pub.out);
+    EXPECT_TRUE(pj["changed"].get<bool>());
+    EXPECT_EQ(pj["owner"], owner_);
+    EXPECT_TRUE(contains(pj["after"], r.to_string())) << pub.out;
+
+    // verify exits 0 once every server serves it, signed.
+    CliResult v;
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+            v = daneroll_cli(args({"verify", "--record", r.to_string()}));
+            return v.rc == 0;
+        },
+        10s))
+        << v.out;
+    EXPECT_NE(v.out.find("ok: " + r.short_string()), std::string::npos) << v.out;
+
+    // show --json: every server, the record, a valid signature; the
+    // resolver's verdict.
+    const auto show = daneroll_cli(args({"show", "--json"}));
+    ASSERT_EQ(show.rc, 0) << show.out;
+    const auto sj = nlohmann::json::parse(show.out);
+    EXPECT_EQ(sj["owner"], owner_);
+    ASSERT_EQ(sj["servers"].size(), env_.name_servers().size()) << show.out;
+    for (const auto& srv : sj["servers"]) {
+        EXPECT_TRUE(contains(srv["records"], r.to_string())) << srv.dump();
+        EXPECT_TRUE(srv["signature_valid"].get<bool>()) << srv.dump();
+    }
+    EXPECT_EQ(sj["resolver"]["security"], "secure") << show.out;
+    // show, for people: each server by address, the record, signed.
+    const auto human = daneroll_cli(args({"show"}));
+    ASSERT_EQ(human.rc, 0) << human.out;
+    for (const auto& ns : env_.name_servers()) {
+        EXPECT_NE(human.out.find(ns.address), std::string::npos) << human.out;
+    }
+    EXPECT_NE(human.out.find(r.to_string()), std::string::npos) << human.out;
+    EXPECT_NE(human.out.find("signed, valid until"), std::string::npos) << human.out;
+
+    const auto ret = daneroll_cli(args({"retire", "--record", r.to_string()}));
+    ASSERT_EQ(ret.rc, 0) << ret.out;
+    EXPECT_NE(ret.out.find("retired at " + owner_), std::string::npos) << ret.out;
+    // Gone from the primary at once: verify fails, naming it.
+    v = daneroll_cli(args({"verify", "--record", r.to_string()}));
+    EXPECT_EQ(v.rc, 1) << v.out;
+    EXPECT_NE(v.out.find("NOT everywhere: " + r.short_string()), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find(env_.primary.address), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("lacks " + r.short_string()), std::string::npos) << v.out;
+}
+
+TEST_F(DnsSandbox, CliVerifyNamesTheLaggingSecondaryAndTheRecord) {
+    ASSERT_EQ(env_.tool_run({"lag", "nsd", env_.dir.string()}), 0);
+    struct Thaw {
+        const test::SandboxEnv& env;
+        ~Thaw() { env.tool_run({"thaw", "nsd", env.dir.string()}); }
+    } thaw{env_};
+    const TlsaRecord r = random_record();
+    change({r}, {});
+    ASSERT_TRUE(
+        test::wait_until([&] { return observe().servers.front().owners.at(owner_).has(r); }, 5s));
+    std::this_thread::sleep_for(500ms);
+    const auto v = dns_cli(env_, {"verify", "--service", "mx1", "--record", r.to_string()});
+    EXPECT_EQ(v.rc, 1) << v.out;
+    EXPECT_NE(v.out.find("NOT everywhere: " + r.short_string()), std::string::npos) << v.out;
+    const std::string secondary = env_.secondaries.front().address;
+    const auto line = v.out.find(secondary);
+    ASSERT_NE(line, std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("lacks " + r.short_string(), line), std::string::npos) << v.out;
+    EXPECT_EQ(v.out.find(env_.primary.address), std::string::npos)
+        << "the primary has it and must not be named: " << v.out;
+    ASSERT_EQ(env_.tool_run({"thaw", "nsd", env_.dir.string()}), 0);
+    EXPECT_TRUE(test::wait_until([&] { return everywhere(r); }, 10s));
+    change({}, {r});
+}
+
+TEST_F(DnsSandbox, CliRetireRefusesARecordAManagedUnitReliesOn) {
+    test::TempDir dir;
+    const std::string config = write_config(env_, dir);
+    const TlsaRecord r = random_record();
+    change({r}, {});
+    // A managed unit whose current record is r (as `daneroll init` and a
+    // first tick leave it).
+    rollover::UnitState st;
+    st.service = "mx1";
+    st.algorithm = "ecdsa-p256";
+    st.phase = rollover::Phase::Stable;
+    rollover::OwnedRecord owned;
+    owned.record = r;
+    owned.role = rollover::RecordRole::Current;
+    owned.created = true;
+    st.records.push_back(owned);
+    rollover::StateStore(dir / "state").save(st);
+    const std::vector<std::string> retire{"dns",       "retire", "-c",       config,
+                                          "--service", "mx1",    "--record", r.to_string()};
+    auto at_primary = [&] { return observe().servers.front().owners.at(owner_).has(r); };
+
+    const auto refused = daneroll_cli(retire);
+    EXPECT_EQ(refused.rc, 1) << refused.out;
+    EXPECT_NE(refused.out.find("mx1/ecdsa-p256 relies on " + r.short_string()), std::string::npos)
+        << refused.out;
+    EXPECT_NE(refused.out.find("--force"), std::string::npos) << refused.out;
+    EXPECT_TRUE(at_primary()) << "a refused retire removed the record";
+
+    {  // A tick holds the state lock: retire waits its turn (exit 5).
+        const auto lock = rollover::StateLock::acquire(dir / "state");
+        auto forced = retire;
+        forced.emplace_back("--force");
+        const auto locked = daneroll_cli(forced);
+        EXPECT_EQ(locked.rc, 5) << locked.out;
+        EXPECT_TRUE(at_primary()) << "retire acted without the lock";
+    }
+
+    auto forced = retire;
+    forced.emplace_back("--force");
+    const auto done = daneroll_cli(forced);
+    EXPECT_EQ(done.rc, 0) << done.out;
+    EXPECT_NE(done.out.find("WARNING"), std::string::npos) << done.out;
+    EXPECT_NE(done.out.find("mx1/ecdsa-p256 relies on " + r.short_string()), std::string::npos)
+        << done.out;
+    EXPECT_FALSE(at_primary());
+}
+
+TEST_F(DnsSandbox, CliVerifyFailsUnlessTheResolverSaysSecure) {
+    const TlsaRecord r = random_record();
+    change({r}, {});
+    ASSERT_TRUE(test::wait_until([&] { return everywhere(r); }, 10s));
+    // A resolver that does not validate: the primary itself. It answers the
+    // zone's DNSKEYs (and the NS addresses) authoritatively, without the AD
+    // bit, so the signed zone is "insecure" there: the signatures every
+    // server serves verify under those keys, yet nothing vouches for them.
+    test::TempDir dir;
+    const std::string config = write_config(env_, dir, "", env_.primary.address);
+    const std::vector<std::string> verify{"dns",       "verify", "-c",       config,
+                                          "--service", "mx1",    "--record", r.to_string()};
+    const auto v = daneroll_cli(verify);
+    EXPECT_EQ(v.rc, 6) << v.out;
+    EXPECT_NE(v.out.find("NOT SECURE"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("says the zone " + env_.zone + ". is insecure: DANE is NOT in effect"),
+              std::string::npos)
+        << v.out;
+    auto json = verify;
+    json.emplace_back("--json");
+    const auto vj = daneroll_cli(json);
+    EXPECT_EQ(vj.rc, 6) << vj.out;
+    const auto j = nlohmann::json::parse(vj.out);
+    EXPECT_EQ(j["security"], "insecure");
+    EXPECT_FALSE(j["secure"].get<bool>());
+    EXPECT_TRUE(j["everywhere"].get<bool>()) << "every server does serve it, signed";
+    // Through the validating resolver the same check passes.
+    test::TempDir good_dir;
+    auto good = verify;
+    good[3] = write_config(env_, good_dir);
+    const auto ok = daneroll_cli(good);
+    EXPECT_EQ(ok.rc, 0) << ok.out;
+    change({}, {r});
+}
+
+// ---- compare-and-swap ----------------------------------------------------
+
+// The updater read the RRset, then another agent changed it: the first
+// UPDATE's prerequisite (what the updater saw) no longer holds, the server
+// refuses it, and the updater re-reads and tries again. Without the
+// prerequisite the first UPDATE would simply apply (attempts == 1).
+TEST_F(DnsSandbox, ChangeBehindTheUpdatersBackIsCaughtAndRetried) {
+    const auto seen = observe().servers.front().owners.at(owner_).records;
+    const TlsaRecord theirs = random_record();
+    const TlsaRecord mine = random_record();
+    ASSERT_TRUE(change({theirs}, {}).changed);  // the other agent, after our read
+    dns::TlsaChange c{env_.zone, owner_, env_.ttl, {mine}, {}};
+    const auto out =
+        dns::update_tlsa_from(env_.primary, env_.credentials(env_.update), c, seen, options_);
+    EXPECT_TRUE(out.changed);
+    EXPECT_EQ(out.attempts, 2) << "the stale prerequisite was not refused and retried";
+    EXPECT_TRUE(std::binary_search(out.before.begin(), out.before.end(), theirs));
+    const auto at_primary = observe().servers.front().owners.at(owner_).records;
+    EXPECT_EQ(std::count(at_primary.begin(), at_primary.end(), theirs), 1);
+    EXPECT_EQ(std::count(at_primary.begin(), at_primary.end(), mine), 1);
+    for (const auto& r : seen) {
+        EXPECT_EQ(std::count(at_primary.begin(), at_primary.end(), r), 1) << r.short_string();
+    }
+    EXPECT_EQ(at_primary.size(), seen.size() + 2);
+    EXPECT_TRUE(test::wait_until([&] { return everywhere(theirs) && everywhere(mine); }, 10s));
+    change({}, {theirs, mine});
+}
+
+// With one attempt allowed, a stale prerequisite is an error that says so,
+// and the zone is unchanged on every server.
+TEST_F(DnsSandbox, StalePrerequisiteWithOneAttemptFailsAndChangesNothing) {
+    const auto seen = observe().servers.front().owners.at(owner_).records;
+    const TlsaRecord theirs = random_record();
+    const TlsaRecord mine = random_record();
+    ASSERT_TRUE(change({theirs}, {}).changed);
+    ASSERT_TRUE(test::wait_until([&] { return everywhere(theirs); }, 10s));
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            const auto s = snapshot();
+            return std::all_of(s.begin(), s.end(), [&](const auto& r) { return r == s.front(); });
+        },
+        10s));
+    const auto before = snapshot();
+    dns::TlsaChange c{env_.zone, owner_, env_.ttl, {mine}, {theirs}};
+    const auto msg = update_error([&] {
+        dns::update_tlsa_from(env_.primary, env_.credentials(env_.update), c, seen, options_, 1);
+    });
+    EXPECT_NE(msg.find("gave up updating " + owner_), std::string::npos) << msg;
+    EXPECT_NE(msg.find("after 1 attempt"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("had changed since it was read"), std::string::npos) << msg;
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(snapshot(), before) << "a refused update changed the zone";
+    EXPECT_EQ(before.size(), env_.name_servers().size());
+    change({}, {theirs});
+}
+
+// ---- a CNAME at the TLSA owner (tests/sandbox/conf/zone.db.in) -----------
+
+// _26._tcp.mx1 is an alias for _27._tcp.mx1 in the same zone: observation
+// reports the target's RRset and checks the target's signature, and an
+// UPDATE through the alias lands at the target.
+TEST_F(DnsSandbox, InZoneAliasIsFollowedByObservationAndUpdate) {
+    const std::string alias = "_26._tcp." + env_.mx_host + ".";
+    const std::string target = "_27._tcp." + env_.mx_host + ".";
+    const TlsaRecord r = random_record();
+    const auto creds = env_.credentials(env_.update);
+    const auto out =
+        dns::update_tlsa(env_.primary, creds, {env_.zone, alias, env_.ttl, {r}, {}}, options_);
+    EXPECT_TRUE(out.changed);
+    EXPECT_EQ(out.owner, target);
+    const auto keys = resolver_->dnskeys(env_.zone).first;
+    dns::ZoneView view;
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+            view = dns::observe_zone(env_.zone, env_.name_servers(), {alias, target}, keys,
+                                     std::chrono::system_clock::now(), options_);
+            return view.served_everywhere(alias, r, view.observed_at) &&
+                   view.served_everywhere(target, r, view.observed_at);
+        },
+        10s))
+        << ::testing::PrintToString(view.gaps(alias, r, std::chrono::system_clock::now()));
+    for (const auto& s : view.servers) {
+        const auto& a = s.owners.at(alias);
+        const auto& t = s.owners.at(target);
+        EXPECT_EQ(a.cname_target, target) << s.server.label();
+        EXPECT_TRUE(t.cname_target.empty()) << s.server.label();
+        EXPECT_EQ(a.records, t.records) << s.server.label();
+        EXPECT_TRUE(a.has(r)) << s.server.label();
+        EXPECT_TRUE(a.signature_valid) << s.server.label() << ": " << a.signature_problem;
+        EXPECT_EQ(a.signature_expiration, t.signature_expiration) << s.server.label();
+    }
+    // The validating resolver follows it too, securely.
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+            const auto v = resolver_->tlsa(alias);
+            return v.security == dns::Security::Secure && v.cname_target == target &&
+                   std::find(v.records.begin(), v.records.end(), r) != v.records.end();
+        },
+        std::chrono::seconds(4 * env_.negative_ttl + 4)));
+    const auto back =
+        dns::update_tlsa(env_.primary, creds, {env_.zone, alias, env_.ttl, {}, {r}}, options_);
+    EXPECT_TRUE(back.changed);
+    EXPECT_EQ(back.owner, target);
+}
+
+// _28._tcp.mx1 is an alias for a name in another zone: an UPDATE through it
+// is refused before anything is sent, naming the alias, and observation
+// reports the alias and that nothing is served there.
+TEST_F(DnsSandbox, AliasIntoAnotherZoneIsRefusedAndReported) {
+    const std::string alias = "_28._tcp." + env_.mx_host + ".";
+    const std::string elsewhere = "_25._tcp.mx1.example.org.";
+    const TlsaRecord r = random_record();
+    const auto msg = update_error([&] {
+        dns::update_tlsa(env_.primary, env_.credentials(env_.update),
+                         {env_.zone, alias, env_.ttl, {r}, {}}, options_);
+    });
+    EXPECT_NE(msg.find(alias + " is an alias for " + elsewhere + ", outside zone " + env_.zone),
+              std::string::npos)
+        << msg;
+    const auto view = dns::observe_zone(env_.zone, env_.name_servers(), {alias},
+                                        resolver_->dnskeys(env_.zone).first,
+                                        std::chrono::system_clock::now(), options_);
+    for (const auto& s : view.servers) {
+        const auto& a = s.owners.at(alias);
+        EXPECT_TRUE(a.answered()) << s.server.label() << ": " << a.error;
+        EXPECT_EQ(a.cname_target, elsewhere) << s.server.label();
+        EXPECT_TRUE(a.records.empty()) << s.server.label();
+    }
+    EXPECT_EQ(view.gaps(alias, r, view.observed_at).size(), view.servers.size());
+}
+
+// ---- the zone's `servers` and `primary` from the configuration ----------
+
+std::vector<std::string> addresses_shown(const CliResult& show) {
+    std::vector<std::string> out;
+    const auto j = nlohmann::json::parse(show.out);
+    for (const auto& s : j["servers"]) {
+        out.push_back(s["address"].get<std::string>());
+    }
+    return out;
+}
+
+// With `servers` listed, exactly those (and the hidden primary) are asked,
+// not the NS RRset; UPDATEs go to the configured primary, not the SOA MNAME.
+TEST_F(DnsSandbox, ConfiguredServersAndHiddenPrimaryAreExactlyWhatIsUsed) {
+    ASSERT_FALSE(env_.secondaries.empty());
+    const dns::Server& secondary = env_.secondaries.front();
+    const std::string primary =
+        "primary = \"" + env_.primary.address + ":" + std::to_string(env_.primary.port) + "\"\n";
+    // The secondary by name and port (resolved through the resolver).
+    const std::string servers =
+        "servers = [\"ns2." + env_.zone + ":" + std::to_string(secondary.port) + "\"]\n";
+    const TlsaRecord r = random_record();
+    auto run = [&](const std::string& zone_extra, std::vector<std::string> args) {
+        test::TempDir dir;
+        args.insert(args.begin(), "dns");
+        args.insert(args.end(), {"-c", write_config(env_, dir, zone_extra), "--json"});
+        return daneroll_cli(args);
+    };
+
+    // Only the listed secondary: the primary is not asked.
+    auto show = run(servers, {"show", "--service", "mx1"});
+    ASSERT_EQ(show.rc, 0) << show.out;
+    EXPECT_EQ(addresses_shown(show), std::vector<std::string>{secondary.address}) << show.out;
+
+    // The listed secondary plus the hidden primary, primary first.
+    show = run(servers + primary, {"show", "--service", "mx1"});
+    ASSERT_EQ(show.rc, 0) << show.out;
+    EXPECT_EQ(addresses_shown(show),
+              (std::vector<std::string>{env_.primary.address, secondary.address}))
+        << show.out;
+    const auto pub =
+        run(servers + primary, {"publish", "--service", "mx1", "--record", r.to_string()});
+    ASSERT_EQ(pub.rc, 0) << pub.out;
+    // The configured primary is a bare address: labelled by it, not by the
+    // SOA MNAME's name.
+    EXPECT_EQ(
+        nlohmann::json::parse(pub.out)["server"],
+        env_.primary.address +
+            (env_.primary.port == 53 ? std::string() : ":" + std::to_string(env_.primary.port)))
+        << pub.out;
+
+    // Proof that UPDATEs follow `primary`: pointed at the secondary, which
+    // takes none, the UPDATE goes there and fails, naming it.
+    const TlsaRecord other = random_record();
+    const auto wrong = run("primary = \"" + secondary.address + "\"\n",
+                           {"publish", "--service", "mx1", "--record", other.to_string()});
+    EXPECT_NE(wrong.rc, 0) << wrong.out;
+    EXPECT_NE(wrong.out.find(secondary.address), std::string::npos) << wrong.out;
+    EXPECT_FALSE(observe().servers.front().owners.at(owner_).has(other));
+    change({}, {r});
 }
 
 }  // namespace
