@@ -304,6 +304,7 @@ Plan decide(const UnitState& state, const Inputs& in) {
         p.waiting_for = "not managed yet: run 'daneroll init'";
         return p;
     }
+    p.warnings = in.warnings;
     if (s.phase == Phase::Failed) {
         if (!s.rotate_requested) {
             p.waiting_for = "failed: " + s.failure + " (fix it, then run 'daneroll rotate')";

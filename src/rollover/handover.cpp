@@ -1,7 +1,9 @@
 // Chains obtained elsewhere: certbot's deploy hook hands a renewed key and
 // chain over (Engine::hand_over, into the unit's inbox), and each tick reads
-// the inbox (Engine::read_inbox). Kept apart from engine.cpp, which holds
-// the observe/decide/act loop itself.
+// the inbox, or else the certbot lineage itself (Engine::read_inbox), so a
+// hook that could not run (another daneroll held the lock) loses nothing.
+// Kept apart from engine.cpp, which holds the observe/decide/act loop.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -14,6 +16,7 @@
 #include "daneroll/crypto/digest.hpp"
 #include "daneroll/crypto/key.hpp"
 #include "daneroll/rollover/engine.hpp"
+#include "daneroll/source/certificate_source.hpp"
 
 namespace daneroll::rollover {
 
@@ -25,6 +28,16 @@ std::string key_id(const Bytes& spki) {
     return to_hex(sha256(spki)).substr(0, 16);
 }
 
+std::optional<std::filesystem::path> canonical_lineage(const config::Service& svc,
+                                                       KeyAlgorithm alg) {
+    if (svc.source.type != config::SourceType::Certbot || !svc.source.lineage) {
+        return std::nullopt;
+    }
+    std::error_code ec;
+    return std::filesystem::weakly_canonical(
+        config::Service::expand(svc.source.lineage->string(), alg), ec);
+}
+
 }  // namespace
 
 void Engine::read_inbox(const Unit& unit, const UnitState& state, Inputs& in) {
@@ -33,30 +46,90 @@ void Engine::read_inbox(const Unit& unit, const UnitState& state, Inputs& in) {
     // deploy finds it by id like any other key.
     const auto dir = store_.inbox_dir(state.service, state.algorithm);
     std::error_code ec;
-    if (!std::filesystem::exists(dir / "chain.pem", ec) ||
-        !std::filesystem::exists(dir / "key.pem", ec)) {
-        return;
-    }
-    try {
-        const PrivateKey key = PrivateKey::load_file(dir / "key.pem");
-        const auto chain = load_certificates(dir / "chain.pem");
-        if (chain.front().spki_der() != key.spki_der() || key.algorithm() != unit.algorithm) {
-            in.dns.problems.push_back("the handed-over chain in " + dir.string() +
+    if (std::filesystem::exists(dir / "chain.pem", ec) &&
+        std::filesystem::exists(dir / "key.pem", ec)) {
+        try {
+            const PrivateKey key = PrivateKey::load_file(dir / "key.pem");
+            const auto chain = load_certificates(dir / "chain.pem");
+            if (chain.front().spki_der() != key.spki_der() || key.algorithm() != unit.algorithm) {
+                in.warnings.push_back("the handed-over chain in " + dir.string() +
                                       " does not belong to its key, or is not " + state.algorithm +
                                       "; ignoring it");
+            } else if (chain_to_pem(chain) != state.deployed_chain_pem) {
+                import_delivery(state, key, chain, in);
+                return;
+            }
+        } catch (const Error& e) {
+            in.warnings.push_back(std::string("cannot read the handed-over chain: ") + e.what());
+        }
+    }
+    read_lineage(unit, state, in);
+}
+
+void Engine::read_lineage(const Unit& unit, const UnitState& state, Inputs& in) {
+    // certbot may have renewed while the hook could not hand the chain over
+    // (another daneroll held the lock, the hook is not installed): look at
+    // the lineage itself. Read-only, each file once; the MTA still only
+    // reads the copies daneroll installs.
+    const auto lineage = canonical_lineage(*unit.service, unit.algorithm);
+    if (!lineage) {
+        return;
+    }
+    const auto chain_file = *lineage / "fullchain.pem";
+    const auto key_file = *lineage / "privkey.pem";
+    std::error_code ec;
+    if (!std::filesystem::exists(chain_file, ec) || !std::filesystem::exists(key_file, ec)) {
+        return;  // certbot has not issued for it yet
+    }
+    try {
+        const auto chain = load_certificates(chain_file);
+        const std::string pem = chain_to_pem(chain);
+        if (pem == state.deployed_chain_pem || pem == state.staged_chain_pem) {
             return;
         }
-        const std::string id = key_id(key.spki_der());
-        const auto keys = store_.key_dir(state.service, state.algorithm);
-        ensure_private_directory(keys);
-        if (!std::filesystem::exists(keys / (id + ".key"), ec)) {
-            save_private_key(key, keys / (id + ".key"), Overwrite::No);
+        // Only a renewal: a chain older than the one deployed (the one
+        // daneroll replaced it with, or one rolled back) is never taken.
+        if (!state.deployed_chain_pem.empty() &&
+            chain.front().not_before() <=
+                parse_certificates(state.deployed_chain_pem, "the deployed chain")
+                    .front()
+                    .not_before()) {
+            return;
         }
-        in.delivered_chain_pem = chain_to_pem(chain);
-        in.delivered_key_id = id;
+        const PrivateKey key = PrivateKey::load_file(key_file);
+        if (key.algorithm() != unit.algorithm) {
+            return;  // the lineage of the service's other key type
+        }
+        source::validate_issued_chain(chain, key, unit.service->host,
+                                      std::chrono::system_clock::now(),
+                                      "the certbot lineage's " + chain_file.string());
+        import_delivery(state, key, chain, in);
     } catch (const Error& e) {
-        in.dns.problems.push_back(std::string("cannot read the handed-over chain: ") + e.what());
+        in.warnings.push_back("not taking the renewed chain in " + lineage->string() + ": " +
+                              e.what());
     }
+}
+
+void Engine::import_delivery(const UnitState& state, const PrivateKey& key,
+                             const std::vector<Certificate>& chain, Inputs& in) {
+    const std::string id = key_id(key.spki_der());
+    const auto keys = store_.key_dir(state.service, state.algorithm);
+    ensure_private_directory(keys);
+    std::error_code ec;
+    if (!std::filesystem::exists(keys / (id + ".key"), ec)) {
+        save_private_key(key, keys / (id + ".key"), Overwrite::No);
+    }
+    in.delivered_chain_pem = chain_to_pem(chain);
+    in.delivered_key_id = id;
+}
+
+bool Engine::takes_lineage(const std::filesystem::path& lineage) const {
+    std::error_code ec;
+    const auto want = std::filesystem::weakly_canonical(lineage, ec);
+    const auto all = units("");
+    return std::any_of(all.begin(), all.end(), [&](const Unit& u) {
+        return canonical_lineage(*u.service, u.algorithm) == want;
+    });
 }
 
 std::vector<std::string> Engine::hand_over(const std::filesystem::path& lineage) {

@@ -453,6 +453,17 @@ std::vector<Case> cases() {
              return sc;
          },
          [=] { return publish({ee(5)}, {R::Staged}, {}, P::AwaitingPropagation); }},
+        {"Trigger_ObservationWarningsAreReported",
+         [] {
+             Scene sc = scene(next_state());
+             sc.in.warnings = {"not taking the renewed chain in /x: expired"};
+             return sc;
+         },
+         [=] {
+             Expect e = wait(P::Stable, t0() + days(80));
+             e.warning = "not taking the renewed chain in /x";
+             return e;
+         }},
 
         // ------------------------------------------- AwaitingPropagation
         {"Awaiting_NotEverywhere_LooksAgainSoon",
@@ -775,6 +786,26 @@ std::vector<Case> cases() {
              return sc;
          },
          [=] { return wait(P::Failed, std::nullopt, "failed"); }},
+        {"Failed_DeliveredChainIsNotTakenAgain",
+         [] {
+             // The chain certbot delivered was deployed, failed the probe and
+             // was rolled back: the inbox (or the lineage) still holds it,
+             // and it is not staged again until the operator says so.
+             UnitState s = next_state();
+             s.phase = Phase::Failed;
+             s.failure = "the probe after the reload failed";
+             Policy p = policy();
+             p.source_can_issue = false;
+             Scene sc = scene(s, p);
+             sc.in.delivered_chain_pem = chain(1, kB);
+             sc.in.delivered_key_id = key(1).id;
+             return sc;
+         },
+         [=] {
+             Expect e = wait(P::Failed, std::nullopt, "failed");
+             e.more = [](const Plan& p) { EXPECT_TRUE(p.state.staged_chain_pem.empty()); };
+             return e;
+         }},
         {"Failed_OperatorRotates_TriesAgain",
          [] {
              UnitState s = next_state();

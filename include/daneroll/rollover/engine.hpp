@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "daneroll/config/config.hpp"
+#include "daneroll/crypto/certificate.hpp"
+#include "daneroll/crypto/key.hpp"
 #include "daneroll/dns/observe.hpp"
 #include "daneroll/dns/resolver.hpp"
 #include "daneroll/rollover/decide.hpp"
@@ -83,6 +85,10 @@ class Engine {
     // unit that took it; the next tick stages and deploys it when safe.
     std::vector<std::string> hand_over(const std::filesystem::path& lineage);
 
+    // Some certbot-sourced unit has this lineage (every tick of such a
+    // unit also looks at the lineage itself for a renewal).
+    [[nodiscard]] bool takes_lineage(const std::filesystem::path& lineage) const;
+
     // Asks for a rollover of every unit of `service` at the next tick.
     void request_rotation(const std::string& service);
 
@@ -103,7 +109,12 @@ class Engine {
     Inputs observe(const Unit& unit, const UnitState& state);
     Policy policy_for(const Unit& unit) const;
     std::vector<PeerUnit> peers_of(const Unit& unit, TimePoint now) const;
+    // Sets in.delivered_*: the hook's hand-over, else a renewal found in
+    // the certbot lineage (read_lineage). In handover.cpp.
     void read_inbox(const Unit& unit, const UnitState& state, Inputs& in);
+    void read_lineage(const Unit& unit, const UnitState& state, Inputs& in);
+    void import_delivery(const UnitState& state, const PrivateKey& key,
+                         const std::vector<Certificate>& chain, Inputs& in);
     void execute(const Unit& unit, UnitState& state, const Inputs& in, const Action& action,
                  UnitReport& report);
     void generate_next_key(const Unit& unit, UnitState& state, const Inputs& in);
