@@ -1,6 +1,7 @@
 // `daneroll hook certbot`: certbot's deploy hook. certbot renewed a
-// lineage; daneroll takes the new key and chain into its own state and runs
-// one tick for the affected services. If another
+// lineage; daneroll checks the new chain (valid now, carries its key, names
+// the MX host, renewed for it per RENEWED_DOMAINS), takes key and chain into
+// its own state and runs one tick for the affected services. If another
 // daneroll holds the lock for longer than --lock-wait, it leaves the renewal
 // to the next tick, which reads the lineage itself. The new chain goes live only when the
 // deploy rule holds: at once if a published record already covers it (its
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "commands.hpp"
@@ -29,6 +31,20 @@ struct HookOptions {
     std::string lineage;
     std::string lock_wait = "60s";
 };
+
+// RENEWED_DOMAINS as certbot sets it: the names, separated by spaces.
+std::optional<std::vector<std::string>> renewed_domains() {
+    const char* env = std::getenv("RENEWED_DOMAINS");
+    if (env == nullptr || *env == '\0') {
+        return std::nullopt;
+    }
+    std::vector<std::string> out;
+    std::istringstream words(env);
+    for (std::string w; words >> w;) {
+        out.push_back(w);
+    }
+    return out;
+}
 
 // The state lock, waiting for it up to `limit` (polling): certbot runs its
 // hooks at its own times, which may fall on a daneroll tick.
@@ -83,9 +99,15 @@ int run_certbot_hook(const HookOptions& o) {
     if (!busy.empty()) {
         std::cout << "daneroll: waited for another daneroll to finish (" << busy << ")\n";
     }
-    const auto took = engine.hand_over(lineage);
+    const auto result = engine.hand_over(lineage, renewed_domains());
+    for (const auto& s : result.skipped) {
+        std::cout << "daneroll: " << s << '\n';
+    }
+    for (const auto& r : result.refused) {
+        std::cerr << "daneroll: " << r << '\n';
+    }
     std::vector<std::string> services;
-    for (const auto& unit : took) {
+    for (const auto& unit : result.took) {
         std::cout << "daneroll: took the renewed certificate of " << lineage << " for " << unit
                   << '\n';
         const std::string service = unit.substr(0, unit.find('/'));
@@ -113,7 +135,8 @@ int run_certbot_hook(const HookOptions& o) {
     }
     // certbot only logs a hook's failure; "waiting" is the normal outcome
     // when the new chain needs its own record first, so it is success here.
-    return kExitOk;
+    // A chain refused as invalid is a failure certbot should log as one.
+    return result.refused.empty() ? kExitOk : kExitFailed;
 }
 
 }  // namespace

@@ -132,37 +132,53 @@ bool Engine::takes_lineage(const std::filesystem::path& lineage) const {
     });
 }
 
-std::vector<std::string> Engine::hand_over(const std::filesystem::path& lineage) {
+HandOver Engine::hand_over(const std::filesystem::path& lineage,
+                           const std::optional<std::vector<std::string>>& renewed_domains) {
     namespace fs = std::filesystem;
     std::error_code ec;
     const fs::path want = fs::weakly_canonical(lineage, ec);
-    std::vector<std::string> took;
+    HandOver out;
+    std::optional<PrivateKey> key;
+    std::vector<Certificate> chain;
     for (const auto& unit : units("")) {
         const auto& svc = *unit.service;
-        if (svc.source.type != config::SourceType::Certbot || !svc.source.lineage) {
-            continue;
-        }
-        const fs::path mine = fs::weakly_canonical(
-            config::Service::expand(svc.source.lineage->string(), unit.algorithm), ec);
-        if (mine != want) {
+        if (canonical_lineage(svc, unit.algorithm) != want) {
             continue;
         }
         // certbot's live/ files are symlinks into archive/: read them once,
         // here, and never let the MTA read them directly.
-        const PrivateKey key = PrivateKey::load_file(want / "privkey.pem");
-        const auto chain = load_certificates(want / "fullchain.pem");
-        if (key.algorithm() != unit.algorithm) {
+        if (!key) {
+            key = PrivateKey::load_file(want / "privkey.pem");
+            chain = load_certificates(want / "fullchain.pem");
+        }
+        if (key->algorithm() != unit.algorithm) {
             continue;  // the lineage of this service's other key type
         }
-        if (chain.front().spki_der() != key.spki_der()) {
-            fail(ErrorKind::Input, (want / "fullchain.pem").string() +
-                                       " does not belong to privkey.pem; not handing it over");
-        }
         const std::string alg(key_algorithm_name(unit.algorithm));
+        const std::string who = svc.id + "/" + alg;
+        if (renewed_domains && std::find(renewed_domains->begin(), renewed_domains->end(),
+                                         svc.host) == renewed_domains->end()) {
+            std::string list;
+            for (const auto& d : *renewed_domains) {
+                list += (list.empty() ? "" : " ") + d;
+            }
+            out.skipped.push_back("not handing the chain of " + want.string() + " to " + who +
+                                  ": its MX host " + svc.host +
+                                  " is not among the renewed domains (RENEWED_DOMAINS: " +
+                                  (list.empty() ? "empty" : list) + ")");
+            continue;
+        }
+        try {
+            source::validate_issued_chain(chain, *key, svc.host, std::chrono::system_clock::now(),
+                                          (want / "fullchain.pem").string());
+        } catch (const Error& e) {
+            out.refused.push_back("refusing the chain for " + who + ": " + e.what());
+            continue;
+        }
         const auto inbox = store_.inbox_dir(svc.id, alg);
         ensure_private_directory(inbox);
         // The key first: the engine only looks once the chain is there.
-        save_private_key(key, inbox / "key.pem", Overwrite::Yes);
+        save_private_key(*key, inbox / "key.pem", Overwrite::Yes);
         write_file_atomic(inbox / "chain.pem", chain_to_pem(chain), 0600, Overwrite::Yes);
         UnitState state = store_.load(svc.id, alg);
         state.note(std::chrono::system_clock::now(), "certbot handed over a chain for " +
@@ -171,14 +187,14 @@ std::vector<std::string> Engine::hand_over(const std::filesystem::path& lineage)
         if (state.phase != Phase::Unmanaged) {
             store_.save(state);
         }
-        took.push_back(svc.id + "/" + alg);
+        out.took.push_back(who);
     }
-    if (took.empty()) {
+    if (out.took.empty() && out.skipped.empty() && out.refused.empty()) {
         fail(ErrorKind::Input, "no service with source type \"certbot\" has lineage " +
                                    want.string() + " (and a key of that type) in " +
                                    config_.file.string());
     }
-    return took;
+    return out;
 }
 
 }  // namespace daneroll::rollover

@@ -59,6 +59,13 @@ struct TickReport {
     [[nodiscard]] std::optional<TimePoint> next_wake() const;
 };
 
+// What Engine::hand_over did with a renewed lineage, per unit.
+struct HandOver {
+    std::vector<std::string> took;     // "service/algorithm" of each unit that took it
+    std::vector<std::string> skipped;  // not renewed for its MX host (RENEWED_DOMAINS)
+    std::vector<std::string> refused;  // the chain is not valid for it (why, naming the file)
+};
+
 class Engine {
   public:
     explicit Engine(config::Config config);
@@ -81,9 +88,14 @@ class Engine {
 
     // Hands a key and chain obtained elsewhere (certbot renewed
     // `lineage`) to every unit of a certbot-sourced service with that
-    // lineage and the key's algorithm. Returns "service/algorithm" of each
-    // unit that took it; the next tick stages and deploys it when safe.
-    std::vector<std::string> hand_over(const std::filesystem::path& lineage);
+    // lineage and the key's algorithm, if the chain is valid now, carries
+    // the key and names the unit's MX host, and (when certbot said which
+    // domains it renewed) the MX host is among `renewed_domains`. The next
+    // tick stages and deploys it when safe. Throws if no unit has that
+    // lineage.
+    HandOver hand_over(
+        const std::filesystem::path& lineage,
+        const std::optional<std::vector<std::string>>& renewed_domains = std::nullopt);
 
     // Some certbot-sourced unit has this lineage (every tick of such a
     // unit also looks at the lineage itself for a renewal).

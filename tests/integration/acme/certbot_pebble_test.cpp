@@ -505,7 +505,8 @@ TEST_F(CertbotPebble, NewIssuerWaitsForItsOwnRecordThenReuseKeyDeploysAtOnce) {
 // handed over. Once the lock is free, `run --wait` finds the renewal in the
 // lineage and deploys it (under the pinned issuer's 2 1 1), once: the next
 // run takes nothing. A renewal while the lock is held for a few seconds
-// only: the hook waits and deploys it.
+// only: the hook waits and deploys it. A hook run for other names
+// (RENEWED_DOMAINS without the MX host) hands nothing over.
 TEST_F(CertbotPebble, LockedHookLeavesTheRenewalToTheNextRunWhichTakesItFromTheLineage) {
     pebble_ = make_pebble("pebble");
     const fs::path issuer = save_intermediate(*pebble_, "pebble-intermediate.pem");
@@ -571,6 +572,16 @@ TEST_F(CertbotPebble, LockedHookLeavesTheRenewalToTheNextRunWhichTakesItFromTheL
     const auto chain2 = live_chain();
     expect_serving(chain2);
     expect_verified(ta, e2e::spki_hex(chain2.front()));
+
+    const auto other = d_->cmd({"hook", "certbot", "--lineage", lineage().string()}, 60s,
+                               {"RENEWED_DOMAINS=www.example.test other.example.test"});
+    EXPECT_TRUE(other.ok()) << other.describe();
+    EXPECT_TRUE(contains(other.output, "its MX host " + sb_.env.mx_host +
+                                           " is not among the renewed domains "
+                                           "(RENEWED_DOMAINS: www.example.test "
+                                           "other.example.test)"))
+        << other.output;
+    EXPECT_EQ(handed_over(), 1U);
 
     const auto v = judge_observer();
     for (const auto* leaf : {&chain1.front(), &chain2.front()}) {
