@@ -592,5 +592,91 @@ TEST_F(CertbotPebble, LockedHookLeavesTheRenewalToTheNextRunWhichTakesItFromTheL
     }
 }
 
+// The supported current+next way with certbot: the `command` source runs
+// `certbot certonly --csr {csr} --fullchain-path {chain} ...`, so certbot
+// certifies the next key daneroll generated and published a rollover
+// earlier; the new chain deploys at once under that key's 3 1 1. Twice:
+// the second run of certbot finds no file of the first in its way.
+TEST_F(CertbotPebble, CurrentNextCertbotCertifiesThePrePublishedNextKeyThroughTheCommandSource) {
+    pebble_ = make_pebble("pebble");
+    const auto intermediate = load_certificates(save_intermediate(*pebble_, "intermediate.pem"));
+    e2e::ConfigSpec spec;
+    spec.command = {kCertbot,
+                    "certonly",
+                    "--csr",
+                    "{csr}",
+                    "--fullchain-path",
+                    "{chain}",
+                    "--cert-path",
+                    "{cert}",
+                    "--chain-path",
+                    "{issuer}",
+                    "--server",
+                    pebble_->directory(),
+                    "--agree-tos",
+                    "--register-unsafely-without-email",
+                    "--standalone",
+                    "--preferred-challenges",
+                    "http-01",
+                    "--http-01-address",
+                    sb_.env.mx_addrs.front(),
+                    "--http-01-port",
+                    std::to_string(kHttpPort)};
+    const auto dirs = certbot_dirs();
+    spec.command.insert(spec.command.end(), dirs.begin(), dirs.end());
+    d_->write_config(spec);
+    const std::vector<std::string> env{"REQUESTS_CA_BUNDLE=" + pebble_->ca().string()};
+    observer_->start();
+    const auto init = d_->init();
+    ASSERT_TRUE(init.ok()) << init.describe();
+    const auto first = d_->run_wait(60s, env);
+    ASSERT_TRUE(first.ok()) << first.describe();
+    const auto next = e2e::records_with_role(d_->unit("ecdsa-p256"), "next");
+    ASSERT_EQ(next.size(), 1U) << d_->unit("ecdsa-p256").dump(2);
+    const auto before = served();
+    ASSERT_FALSE(before.id.empty()) << before.error;
+    let_records_settle();
+    ASSERT_FALSE(HasFatalFailure());
+
+    const auto rotate = d_->rotate();
+    ASSERT_TRUE(rotate.ok()) << rotate.describe();
+    const auto rolled = d_->run_wait(90s, env);
+    ASSERT_TRUE(rolled.ok()) << rolled.describe();
+    const auto installed = sb_.installed_chain("ecdsa-p256");
+    ASSERT_EQ(installed.size(), 2U);
+    // certbot certified daneroll's pre-published next key, under Pebble.
+    EXPECT_EQ(e2e::ee_record(installed.front()), next.front());
+    EXPECT_EQ(installed[1].der(), intermediate.front().der());
+    EXPECT_NE(e2e::spki_hex(installed.front()), before.leaf_spki);
+    expect_serving(installed);
+    expect_verified(next.front(), e2e::spki_hex(installed.front()));
+    EXPECT_TRUE(contains(read_file(certbot_dir() / "logs" / "letsencrypt.log"), "--csr"));
+    expect_stable();
+
+    // The next rollover: the key published as next after the first one.
+    const auto next2 = e2e::records_with_role(d_->unit("ecdsa-p256"), "next");
+    ASSERT_EQ(next2.size(), 1U) << d_->unit("ecdsa-p256").dump(2);
+    EXPECT_NE(next2.front(), next.front());
+    let_records_settle();
+    ASSERT_FALSE(HasFatalFailure());
+    ASSERT_TRUE(d_->rotate().ok());
+    const auto rolled2 = d_->run_wait(90s, env);
+    ASSERT_TRUE(rolled2.ok()) << rolled2.describe();
+    const auto installed2 = sb_.installed_chain("ecdsa-p256");
+    ASSERT_FALSE(installed2.empty());
+    EXPECT_EQ(e2e::ee_record(installed2.front()), next2.front());
+    expect_verified(next2.front(), e2e::spki_hex(installed2.front()));
+    expect_stable();
+
+    const auto v = judge_observer();
+    for (const auto& [leaf, record] :
+         {std::pair{&installed.front(), next.front()}, {&installed2.front(), next2.front()}}) {
+        const auto* a = appearance_of(v, *leaf);
+        ASSERT_NE(a, nullptr) << v.timeline;
+        EXPECT_EQ(a->record, record.short_string());
+        EXPECT_GE(a->margin_high_s, v.wait_s);
+    }
+}
+
 }  // namespace
 }  // namespace daneroll::acme_test
