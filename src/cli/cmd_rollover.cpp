@@ -257,6 +257,7 @@ int run_status(const RolloverOptions& o) {
               s.next_wake ? nlohmann::json(format_utc(*s.next_wake)) : nlohmann::json(nullptr)},
              {"ca_renewal", advice},
              {"failure", s.failure},
+             {"warnings", s.source_warnings},
              {"rotate_requested", s.rotate_requested}});
     }
     if (o.json) {
@@ -297,6 +298,9 @@ int run_status(const RolloverOptions& o) {
         }
         if (!u["failure"].get<std::string>().empty()) {
             std::cout << "  FAILED: " << u["failure"].get<std::string>() << '\n';
+        }
+        for (const auto& w : u["warnings"]) {
+            std::cout << "  warning: " << w.get<std::string>() << '\n';
         }
     }
     return kExitOk;

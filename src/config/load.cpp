@@ -375,8 +375,8 @@ CertificateSource read_source(const toml::table& t, const std::string& path, con
             break;
         case SourceType::Command: {
             require_argv(r, "command", s.command);
-            const std::set<std::string> allowed{"{csr}", "{chain}", "{names}", "{algorithm}",
-                                                "{service}"};
+            const std::set<std::string> allowed{"{csr}",   "{chain}",     "{cert}",   "{issuer}",
+                                                "{names}", "{algorithm}", "{service}"};
             bool csr = false;
             bool chain = false;
             for (const auto& a : s.command) {

@@ -96,6 +96,7 @@ HealthReport assess(const config::Config& c, const Thresholds& t, const std::str
             u.failure = st.failure;
             u.last_success = st.last_success;
             u.records_owned = st.records.size();
+            u.source_warnings = st.source_warnings;
             if (!st.deployed_chain_pem.empty()) {
                 try {
                     u.cert_not_after =

@@ -124,6 +124,9 @@ void judge(HealthReport& r, const Thresholds& t) {
         if (u.phase == "failed") {
             u.problems.push_back({Level::Critical, who + " FAILED: " + u.failure});
         }
+        for (const auto& w : u.source_warnings) {
+            u.problems.push_back({Level::Warning, who + ": " + w});
+        }
         for (const auto& a : u.addresses) {
             if (!a.verified) {
                 u.problems.push_back({Level::Critical, who + " " + a.address + ": " + a.status +

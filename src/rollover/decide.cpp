@@ -255,6 +255,35 @@ std::string rollover_trigger(const UnitState& s, const Inputs& in,
     return "";
 }
 
+// current+next expects every chain to be for the current key or the
+// published next key. A chain delivered (certbot) for any other key means
+// the source made its own key: say so, and what to do about it. The chain
+// itself is handled like any other: its own 3 1 1, deployed after 2 x TTL.
+std::vector<std::string> source_warnings(const UnitState& s, const Inputs& in) {
+    if (in.policy.scheme != config::Scheme::CurrentNext) {
+        return {};
+    }
+    std::string id;
+    if (!s.staged_chain_pem.empty()) {
+        id = s.staged_key_id;
+    } else if (!in.delivered_chain_pem.empty() && in.delivered_chain_pem != s.deployed_chain_pem) {
+        id = in.delivered_key_id;
+    }
+    const std::string current = s.current_key ? s.current_key->id : "";
+    const std::string next = s.next_key ? s.next_key->id : "";
+    if (id.empty() || id == current || id == next) {
+        return {};
+    }
+    return {"the certificate source delivered a chain for key " + id +
+            ", which is neither the current key " + (current.empty() ? "(none)" : current) +
+            " nor the published next key " + (next.empty() ? "(none yet)" : next) +
+            ": certbot made a new key behind daneroll's back, so this chain must wait 2 x TTL "
+            "for its own 3 1 1 record and the next key is published for nothing. Run certbot "
+            "with --reuse-key, or use the \"command\" source with `certbot certonly --csr {csr} "
+            "--fullchain-path {chain} ...` so that certbot certifies daneroll's pre-published "
+            "next key"};
+}
+
 }  // namespace
 
 std::string_view to_string(ActionType t) {
@@ -353,6 +382,9 @@ Plan decide(const UnitState& state, const Inputs& in) {
         p.waiting_for = "not managed yet: run 'daneroll init'";
         return p;
     }
+    p.warnings = in.warnings;
+    s.source_warnings = source_warnings(s, in);
+    p.warnings.insert(p.warnings.end(), s.source_warnings.begin(), s.source_warnings.end());
     if (s.phase == Phase::Failed) {
         if (!s.rotate_requested) {
             p.waiting_for = "failed: " + s.failure + " (fix it, then run 'daneroll rotate')";

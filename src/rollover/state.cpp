@@ -204,6 +204,7 @@ std::string serialize_state(const UnitState& s) {
                  {"last_success", time_json(s.last_success)},
                  {"next_wake", time_json(s.next_wake)},
                  {"waiting_for", s.waiting_for},
+                 {"source_warnings", s.source_warnings},
                  {"history", history}};
     return j.dump(2) + "\n";
 }
@@ -272,6 +273,7 @@ UnitState parse_state(const std::string& text, const std::string& source) {
         s.last_success = time_from(j, "last_success");
         s.next_wake = time_from(j, "next_wake");
         s.waiting_for = j.value("waiting_for", std::string());
+        s.source_warnings = j.value("source_warnings", std::vector<std::string>());
         for (const auto& e : j.value("history", json::array())) {
             s.history.push_back({time_of(e.at("at")), e.at("text").get<std::string>()});
         }

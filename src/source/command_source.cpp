@@ -34,8 +34,16 @@ class CommandSource final : public CertificateSource {
         ensure_private_directory(req.work_dir);
         const auto csr_path = req.work_dir / "request.csr";
         const auto chain_path = req.work_dir / "chain.pem";
+        // Where a command that writes the leaf and the issuers apart may put
+        // them (certbot certonly --csr: --cert-path, --chain-path). Like the
+        // chain, they must not be left over from the last run: certbot
+        // refuses to overwrite them.
+        const auto cert_path = req.work_dir / "cert.pem";
+        const auto issuer_path = req.work_dir / "issuer.pem";
         std::error_code ec;
-        std::filesystem::remove(chain_path, ec);
+        for (const auto* p : {&chain_path, &cert_path, &issuer_path}) {
+            std::filesystem::remove(*p, ec);
+        }
         const auto csr = CertificateRequest::create(*req.key, req.names);
         write_file_atomic(csr_path, csr.to_pem(), 0600, Overwrite::Yes);
 
@@ -47,6 +55,8 @@ class CommandSource final : public CertificateSource {
         for (const auto& a : argv_) {
             std::string arg = replace_all(a, "{csr}", csr_path.string());
             arg = replace_all(arg, "{chain}", chain_path.string());
+            arg = replace_all(arg, "{cert}", cert_path.string());
+            arg = replace_all(arg, "{issuer}", issuer_path.string());
             arg = replace_all(arg, "{names}", names);
             arg = replace_all(arg, "{algorithm}", std::string(key_algorithm_name(req.algorithm)));
             argv.push_back(replace_all(arg, "{service}", req.service));

@@ -453,6 +453,91 @@ std::vector<Case> cases() {
              return sc;
          },
          [=] { return publish({ee(5)}, {R::Staged}, {}, P::AwaitingPropagation); }},
+        {"Trigger_DeliveredChainForAForeignKeyUnderCurrentNext_WarnsNamingBothKeys",
+         [] {
+             // current+next, and certbot made its own key (5) instead of
+             // certifying the published next key (1): warned, and the chain
+             // still waits for its own 3 1 1 (no deploy now).
+             Policy p = policy();
+             p.source_can_issue = false;
+             Scene sc = scene(next_state(), p);
+             sc.in.delivered_chain_pem = chain(5, kB);
+             sc.in.delivered_key_id = key(5).id;
+             return sc;
+         },
+         [=] {
+             Expect e = publish({ee(5)}, {R::Staged}, {}, P::AwaitingPropagation);
+             e.warning = "key " + key(5).id + ", which is neither the current key " + key(0).id +
+                         " nor the published next key " + key(1).id;
+             e.more = [](const Plan& p) {
+                 ASSERT_EQ(p.state.source_warnings.size(), 1U);
+                 const std::string& w = p.state.source_warnings[0];
+                 EXPECT_NE(w.find("--reuse-key"), std::string::npos) << w;
+                 EXPECT_NE(w.find("certbot certonly --csr {csr} --fullchain-path {chain}"),
+                           std::string::npos)
+                     << w;
+             };
+             return e;
+         }},
+        {"Awaiting_StagedChainForAForeignKey_KeepsWarningAndWaits",
+         [] {
+             UnitState s = next_state();
+             s.phase = Phase::AwaitingPropagation;
+             s.staged_chain_pem = chain(5, kB);
+             s.staged_key_id = key(5).id;
+             s.staged_at = t0() - seconds(10);
+             s.records.push_back(propagating(ee(5), RecordRole::Staged, t0() - seconds(60)));
+             Policy p = policy();
+             p.source_can_issue = false;
+             return scene(s, p);
+         },
+         [=] {
+             Expect e = wait(P::AwaitingPropagation, t0() + seconds(60), "2 x TTL");
+             e.warning = "neither the current key " + key(0).id;
+             return e;
+         }},
+        {"Trigger_DeliveredChainForTheNextKey_NoSourceWarning",
+         [] {
+             Policy p = policy();
+             p.source_can_issue = false;
+             Scene sc = scene(next_state(), p);
+             sc.in.delivered_chain_pem = chain(1, kB);
+             sc.in.delivered_key_id = key(1).id;
+             return sc;
+         },
+         [=] {
+             Expect e = act(P::Deploying, A::Deploy);
+             e.more = [](const Plan& p) {
+                 EXPECT_TRUE(p.state.source_warnings.empty());
+                 EXPECT_TRUE(p.warnings.empty());
+             };
+             return e;
+         }},
+        {"Trigger_DeliveredChainForAnotherKeyUnderCurrentIssuer_NoSourceWarning",
+         [] {
+             Policy p = policy(Scheme::CurrentIssuer);
+             p.source_can_issue = false;
+             Scene sc = scene(issuer_state(), p);
+             sc.in.delivered_chain_pem = chain(5, kA);
+             sc.in.delivered_key_id = key(5).id;
+             return sc;
+         },
+         [=] {
+             Expect e = act(P::Deploying, A::Deploy);
+             e.more = [](const Plan& p) { EXPECT_TRUE(p.state.source_warnings.empty()); };
+             return e;
+         }},
+        {"Trigger_ObservationWarningsAreReported",
+         [] {
+             Scene sc = scene(next_state());
+             sc.in.warnings = {"not taking the renewed chain in /x: expired"};
+             return sc;
+         },
+         [=] {
+             Expect e = wait(P::Stable, t0() + days(80));
+             e.warning = "not taking the renewed chain in /x";
+             return e;
+         }},
 
         // ------------------------------------------- AwaitingPropagation
         {"Awaiting_NotEverywhere_LooksAgainSoon",
@@ -775,6 +860,26 @@ std::vector<Case> cases() {
              return sc;
          },
          [=] { return wait(P::Failed, std::nullopt, "failed"); }},
+        {"Failed_DeliveredChainIsNotTakenAgain",
+         [] {
+             // The chain certbot delivered was deployed, failed the probe and
+             // was rolled back: the inbox (or the lineage) still holds it,
+             // and it is not staged again until the operator says so.
+             UnitState s = next_state();
+             s.phase = Phase::Failed;
+             s.failure = "the probe after the reload failed";
+             Policy p = policy();
+             p.source_can_issue = false;
+             Scene sc = scene(s, p);
+             sc.in.delivered_chain_pem = chain(1, kB);
+             sc.in.delivered_key_id = key(1).id;
+             return sc;
+         },
+         [=] {
+             Expect e = wait(P::Failed, std::nullopt, "failed");
+             e.more = [](const Plan& p) { EXPECT_TRUE(p.state.staged_chain_pem.empty()); };
+             return e;
+         }},
         {"Failed_OperatorRotates_TriesAgain",
          [] {
              UnitState s = next_state();

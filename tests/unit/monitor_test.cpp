@@ -94,6 +94,18 @@ TEST(Monitor, EachProblemHasItsLevel) {
     EXPECT_EQ(judged(r), Level::Critical);
 }
 
+TEST(Monitor, SourceWarningOfTheLastTickIsAWarning) {
+    // certbot made its own key under current+next (see decide()).
+    auto r = healthy();
+    r.units[0].source_warnings = {"the certificate source delivered a chain for key aaaa"};
+    judge(r, Thresholds{});
+    EXPECT_EQ(r.level(), Level::Warning);
+    const auto line = nagios_line(r, Thresholds{});
+    EXPECT_NE(line.find("mx1/ecdsa-p256: the certificate source delivered a chain for key aaaa"),
+              std::string::npos)
+        << line;
+}
+
 TEST(Monitor, StatusLineNamesTheWorstProblems) {
     auto r = healthy();
     r.units[0].addresses[0] = {"192.0.2.25", false, "timeout", "no answer in 10s"};

@@ -74,6 +74,7 @@ UnitState full_state() {
     s.last_success = at_ms(1'700'000'008'000);
     s.next_wake = at_ms(1'700'000'009'000);
     s.waiting_for = "2 x TTL";
+    s.source_warnings = {"certbot made a new key"};
     s.note(at_ms(1'700'000'010'000), "stable -> issuing: due");
     return s;
 }
@@ -92,6 +93,7 @@ TEST(State, EveryFieldSurvivesASaveAndALoad) {
     EXPECT_FALSE(back.records[1].everywhere_since.has_value());
     EXPECT_EQ(back.staged_at, s.staged_at);
     EXPECT_EQ(back.phase, Phase::AwaitingPropagation);
+    EXPECT_EQ(back.source_warnings, s.source_warnings);
 }
 
 // A state written before renewal advice existed loads without one.

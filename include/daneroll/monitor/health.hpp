@@ -48,6 +48,9 @@ struct UnitHealth {
     std::optional<TimePoint> cert_not_after;
     std::optional<TimePoint> last_success;
     std::size_t records_owned = 0;
+    // What the last tick found wrong with the certificate source (certbot
+    // made its own key under current+next): each one a WARNING.
+    std::vector<std::string> source_warnings;
     std::vector<AddressHealth> addresses;
     std::vector<Problem> problems;  // filled by judge()
 };

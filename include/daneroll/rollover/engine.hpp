@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "daneroll/config/config.hpp"
+#include "daneroll/crypto/certificate.hpp"
+#include "daneroll/crypto/key.hpp"
 #include "daneroll/dns/observe.hpp"
 #include "daneroll/dns/resolver.hpp"
 #include "daneroll/rollover/decide.hpp"
@@ -70,6 +72,13 @@ struct TickReport {
     [[nodiscard]] std::optional<TimePoint> next_wake() const;
 };
 
+// What Engine::hand_over did with a renewed lineage, per unit.
+struct HandOver {
+    std::vector<std::string> took;     // "service/algorithm" of each unit that took it
+    std::vector<std::string> skipped;  // not renewed for its MX host (RENEWED_DOMAINS)
+    std::vector<std::string> refused;  // the chain is not valid for it (why, naming the file)
+};
+
 class Engine {
   public:
     explicit Engine(config::Config config);
@@ -92,9 +101,18 @@ class Engine {
 
     // Hands a key and chain obtained elsewhere (certbot renewed
     // `lineage`) to every unit of a certbot-sourced service with that
-    // lineage and the key's algorithm. Returns "service/algorithm" of each
-    // unit that took it; the next tick stages and deploys it when safe.
-    std::vector<std::string> hand_over(const std::filesystem::path& lineage);
+    // lineage and the key's algorithm, if the chain is valid now, carries
+    // the key and names the unit's MX host, and (when certbot said which
+    // domains it renewed) the MX host is among `renewed_domains`. The next
+    // tick stages and deploys it when safe. Throws if no unit has that
+    // lineage.
+    HandOver hand_over(
+        const std::filesystem::path& lineage,
+        const std::optional<std::vector<std::string>>& renewed_domains = std::nullopt);
+
+    // Some certbot-sourced unit has this lineage (every tick of such a
+    // unit also looks at the lineage itself for a renewal).
+    [[nodiscard]] bool takes_lineage(const std::filesystem::path& lineage) const;
 
     // Asks for a rollover of every unit of `service` at the next tick.
     void request_rotation(const std::string& service);
@@ -116,11 +134,16 @@ class Engine {
     Inputs observe(const Unit& unit, const UnitState& state);
     Policy policy_for(const Unit& unit) const;
     std::vector<PeerUnit> peers_of(const Unit& unit, TimePoint now) const;
+    // Sets in.delivered_*: the hook's hand-over, else a renewal found in
+    // the certbot lineage (read_lineage). In handover.cpp.
     void read_inbox(const Unit& unit, const UnitState& state, Inputs& in);
     // A probe of every address of the unit's MX host, for its key type.
     smtp::ProbeRequest probe_request(const Unit& unit, std::vector<TlsaRecord> records);
     // Probes every address and records what each presents (in.served).
     void observe_served(const Unit& unit, Inputs& in);
+    void read_lineage(const Unit& unit, const UnitState& state, Inputs& in);
+    void import_delivery(const UnitState& state, const PrivateKey& key,
+                         const std::vector<Certificate>& chain, Inputs& in);
     void execute(const Unit& unit, UnitState& state, const Inputs& in, const Action& action,
                  UnitReport& report);
     void generate_next_key(const Unit& unit, UnitState& state, const Inputs& in);
@@ -143,6 +166,7 @@ class Engine {
     // service/algorithm/leaf -> do not ask the CA for renewal information
     // before then (it failed, or offers none). Lives as long as the Engine.
     mutable std::map<std::string, TimePoint> renewal_quiet_until_;
+    bool dry_run_ = false;  // this tick is `plan`: observe and decide only
 };
 
 // Fault injection for crash tests: when the environment variable

@@ -90,6 +90,9 @@ struct Inputs {
     // the id of the key it belongs to; empty if none.
     std::string delivered_chain_pem;
     std::string delivered_key_id;
+    // What the reading of the source's deliveries (the inbox, certbot's
+    // lineage) found worth a warning; decide() reports them every tick.
+    std::vector<std::string> warnings;
     std::vector<PeerUnit> peers;
     // The CA's renewal advice (RFC 9773) for the deployed leaf, when the
     // source offers it: the rollover starts at the earlier of its renew_at

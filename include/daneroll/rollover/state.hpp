@@ -125,7 +125,11 @@ struct UnitState {
     std::optional<TimePoint> last_success;
     std::optional<TimePoint> next_wake;  // when the next tick has work
     std::string waiting_for;             // human summary of the current wait
-    std::vector<Event> history;          // the last events, newest last
+    // What the last decision found wrong with the certificate source's
+    // deliveries (certbot changed the key under current+next): shown by
+    // `status` and raised by `check` as a warning.
+    std::vector<std::string> source_warnings;
+    std::vector<Event> history;  // the last events, newest last
 
     void note(TimePoint at, std::string text);  // appends to history (bounded)
     [[nodiscard]] OwnedRecord* find(const TlsaRecord& r);

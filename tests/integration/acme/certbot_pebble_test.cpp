@@ -17,7 +17,9 @@
 // which daneroll writes. Pebble makes a new CA at every start, so its
 // intermediate is fetched from the management port each time and becomes
 // the config's issuer.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -29,6 +31,9 @@
 
 #ifndef DANEROLL_BIN
 #error "DANEROLL_BIN must be defined"
+#endif
+#ifndef DANEROLL_HOOK_SCRIPT
+#error "DANEROLL_HOOK_SCRIPT must be defined"
 #endif
 
 namespace daneroll::acme_test {
@@ -146,21 +151,46 @@ class CertbotPebble : public ::testing::Test {
         return bin + " hook certbot -c " + shell_quote(d_->config());
     }
 
-    ProcResult certbot(std::vector<std::string> args) const {
+    // The deploy hook certbot runs: `daneroll hook certbot` unless a test
+    // installed hooks/certbot-deploy (install_hook_script).
+    std::string deploy_hook() const {
+        return hook_script_.empty() ? hook_command() : hook_script_.string();
+    }
+
+    // hooks/certbot-deploy as an install lays it out (the binary's path
+    // replaced by this build's), executable, in the test's directory.
+    void install_hook_script() {
+        std::string text = read_file(DANEROLL_HOOK_SCRIPT);
+        const std::string from = "/usr/bin/daneroll";
+        ASSERT_TRUE(contains(text, "exec " + from + " hook certbot")) << text;
+        text.replace(text.find(from), from.size(), daneroll_bin());
+        hook_script_ = dir_ / "certbot-deploy";
+        write_file_atomic(hook_script_, text, 0755, Overwrite::Yes);
+    }
+
+    // certbot's directories; with the hook, certbot's own options.
+    std::vector<std::string> certbot_dirs() const {
+        return {"--config-dir",     (certbot_dir() / "config").string(),
+                "--work-dir",       (certbot_dir() / "work").string(),
+                "--logs-dir",       (certbot_dir() / "logs").string(),
+                "--non-interactive"};
+    }
+
+    ProcResult certbot(std::vector<std::string> args,
+                       const std::vector<std::string>& env = {}) const {
         args.insert(args.begin(), kCertbot);
-        const std::vector<std::string> common{
-            "--config-dir",      (certbot_dir() / "config").string(),
-            "--work-dir",        (certbot_dir() / "work").string(),
-            "--logs-dir",        (certbot_dir() / "logs").string(),
-            "--non-interactive", "--deploy-hook",
-            hook_command()};
-        args.insert(args.end(), common.begin(), common.end());
-        const auto r = e2e::run_proc(args, 180s, {"REQUESTS_CA_BUNDLE=" + pebble_->ca().string()});
+        const auto dirs = certbot_dirs();
+        args.insert(args.end(), dirs.begin(), dirs.end());
+        args.emplace_back("--deploy-hook");
+        args.push_back(deploy_hook());
+        std::vector<std::string> all_env{"REQUESTS_CA_BUNDLE=" + pebble_->ca().string()};
+        all_env.insert(all_env.end(), env.begin(), env.end());
+        const auto r = e2e::run_proc(args, 180s, all_env);
         std::cout << r.describe() << '\n';
         return r;
     }
 
-    ProcResult certonly() const {
+    ProcResult certonly(const std::vector<std::string>& env = {}) const {
         return certbot({"certonly",
                         "--server",
                         pebble_->directory(),
@@ -180,16 +210,17 @@ class CertbotPebble : public ::testing::Test {
                         "--key-type",
                         "ecdsa",
                         "--elliptic-curve",
-                        "secp256r1"});
+                        "secp256r1"},
+                       env);
     }
 
-    ProcResult renew(bool reuse_key) const {
+    ProcResult renew(bool reuse_key, const std::vector<std::string>& env = {}) const {
         std::vector<std::string> args{"renew", "--force-renewal", "--no-random-sleep-on-renew",
                                       "--cert-name", "mx1"};
         if (reuse_key) {
             args.emplace_back("--reuse-key");
         }
-        return certbot(args);
+        return certbot(args, env);
     }
 
     // certbot's live chain (leaf first).
@@ -206,7 +237,7 @@ class CertbotPebble : public ::testing::Test {
                                            lineage().string() + " for mx1/ecdsa-p256"))
             << r.output;
         const std::string log = read_file(certbot_dir() / "logs" / "letsencrypt.log");
-        EXPECT_TRUE(contains(log, "Running deploy-hook command: " + hook_command()))
+        EXPECT_TRUE(contains(log, "Running deploy-hook command: " + deploy_hook()))
             << tail_of(certbot_dir() / "logs" / "letsencrypt.log");
         EXPECT_EQ(handed_over(), handed_over_before + 1) << d_->state_file("ecdsa-p256");
     }
@@ -346,6 +377,7 @@ class CertbotPebble : public ::testing::Test {
     std::unique_ptr<e2e::Observer> observer_;
     std::unique_ptr<Pebble> pebble_;
     fs::path dir_;
+    fs::path hook_script_;
 };
 
 // The config pins Pebble's intermediate; its 2 1 1 is established before
@@ -463,6 +495,186 @@ TEST_F(CertbotPebble, NewIssuerWaitsForItsOwnRecordThenReuseKeyDeploysAtOnce) {
     const TlsaRecord stale_ta = e2e::ta_record(load_certificates(stale).front());
     for (const auto& x : v.appearances) {
         EXPECT_NE(x.record, stale_ta.short_string()) << x.where;
+    }
+}
+
+// certbot renews while another daneroll holds the state lock (the test
+// holds a flock on <state_dir>/lock). The hook, hooks/certbot-deploy itself
+// as certbot's --deploy-hook, waits DANEROLL_LOCK_WAIT (3 s here), then
+// exits 0 saying the next tick takes the chain from the lineage; nothing is
+// handed over. Once the lock is free, `run --wait` finds the renewal in the
+// lineage and deploys it (under the pinned issuer's 2 1 1), once: the next
+// run takes nothing. A renewal while the lock is held for a few seconds
+// only: the hook waits and deploys it. A hook run for other names
+// (RENEWED_DOMAINS without the MX host) hands nothing over.
+TEST_F(CertbotPebble, LockedHookLeavesTheRenewalToTheNextRunWhichTakesItFromTheLineage) {
+    pebble_ = make_pebble("pebble");
+    const fs::path issuer = save_intermediate(*pebble_, "pebble-intermediate.pem");
+    const TlsaRecord ta = e2e::ta_record(load_certificates(issuer).front());
+    e2e::ServedChain before;
+    init_and_publish(issuer, before);
+    ASSERT_FALSE(HasFatalFailure());
+    install_hook_script();
+    ASSERT_FALSE(HasFatalFailure());
+
+    UniqueFd lock(::open((d_->state() / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    ASSERT_TRUE(lock.valid());
+    ASSERT_EQ(::flock(lock.get(), LOCK_EX | LOCK_NB), 0);
+    const std::vector<std::string> hook_env{"DANEROLL_CONFIG=" + d_->config().string(),
+                                            "DANEROLL_LOCK_WAIT=3s"};
+    const auto issued = certonly(hook_env);
+    ASSERT_TRUE(issued.ok());
+    EXPECT_TRUE(contains(issued.output, "(waited 3s)")) << issued.output;
+    EXPECT_TRUE(contains(issued.output, "Hook 'deploy-hook' ran with output:")) << issued.output;
+    EXPECT_FALSE(contains(issued.output, "reported error code")) << issued.output;
+    EXPECT_TRUE(contains(issued.output, "another daneroll is running")) << issued.output;
+    EXPECT_TRUE(
+        contains(issued.output, "the next 'daneroll run' takes it from " + lineage().string()))
+        << issued.output;
+    EXPECT_TRUE(contains(read_file(certbot_dir() / "logs" / "letsencrypt.log"),
+                         "Running deploy-hook command: " + hook_script_.string()));
+    EXPECT_EQ(handed_over(), 0U);
+    const auto chain1 = live_chain();
+    EXPECT_NE(e2e::spki_hex(chain1.front()), before.leaf_spki);
+    EXPECT_EQ(served().leaf_spki, before.leaf_spki);
+    lock = UniqueFd();
+
+    const auto later = d_->run_wait();
+    ASSERT_TRUE(later.ok()) << later.describe();
+    EXPECT_TRUE(contains(later.output, "deployed the new certificate")) << later.output;
+    expect_serving(chain1);
+    expect_verified(ta, e2e::spki_hex(chain1.front()));
+    const auto again = d_->run_wait();
+    ASSERT_TRUE(again.ok()) << again.describe();
+    EXPECT_FALSE(contains(again.output, "deployed")) << again.output;
+    expect_stable();
+
+    // A renewal while the lock is held for less than the hook waits: the
+    // hook waits for it, then hands the chain over and deploys it itself.
+    let_records_settle();
+    ASSERT_FALSE(HasFatalFailure());
+    lock = UniqueFd(::open((d_->state() / "lock").c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_TRUE(lock.valid());
+    ASSERT_EQ(::flock(lock.get(), LOCK_EX | LOCK_NB), 0);
+    std::thread release([&lock] {
+        // certbot takes a few seconds to renew; the hook runs after that.
+        std::this_thread::sleep_for(8s);
+        lock = UniqueFd();
+    });
+    const auto renewed =
+        renew(false, {"DANEROLL_CONFIG=" + d_->config().string(), "DANEROLL_LOCK_WAIT=60s"});
+    release.join();
+    ASSERT_TRUE(renewed.ok());
+    expect_hook_ran(renewed, 0);
+    EXPECT_TRUE(contains(renewed.output, "daneroll: waited for another daneroll to finish"))
+        << renewed.output;
+    EXPECT_TRUE(contains(renewed.output, "deployed the new certificate")) << renewed.output;
+    const auto chain2 = live_chain();
+    expect_serving(chain2);
+    expect_verified(ta, e2e::spki_hex(chain2.front()));
+
+    const auto other = d_->cmd({"hook", "certbot", "--lineage", lineage().string()}, 60s,
+                               {"RENEWED_DOMAINS=www.example.test other.example.test"});
+    EXPECT_TRUE(other.ok()) << other.describe();
+    EXPECT_TRUE(contains(other.output, "its MX host " + sb_.env.mx_host +
+                                           " is not among the renewed domains "
+                                           "(RENEWED_DOMAINS: www.example.test "
+                                           "other.example.test)"))
+        << other.output;
+    EXPECT_EQ(handed_over(), 1U);
+
+    const auto v = judge_observer();
+    for (const auto* leaf : {&chain1.front(), &chain2.front()}) {
+        const auto* a = appearance_of(v, *leaf);
+        ASSERT_NE(a, nullptr) << v.timeline;
+        EXPECT_EQ(a->record, ta.short_string());
+        EXPECT_GE(a->margin_high_s, v.wait_s);
+    }
+}
+
+// The supported current+next way with certbot: the `command` source runs
+// `certbot certonly --csr {csr} --fullchain-path {chain} ...`, so certbot
+// certifies the next key daneroll generated and published a rollover
+// earlier; the new chain deploys at once under that key's 3 1 1. Twice:
+// the second run of certbot finds no file of the first in its way.
+TEST_F(CertbotPebble, CurrentNextCertbotCertifiesThePrePublishedNextKeyThroughTheCommandSource) {
+    pebble_ = make_pebble("pebble");
+    const auto intermediate = load_certificates(save_intermediate(*pebble_, "intermediate.pem"));
+    e2e::ConfigSpec spec;
+    spec.command = {kCertbot,
+                    "certonly",
+                    "--csr",
+                    "{csr}",
+                    "--fullchain-path",
+                    "{chain}",
+                    "--cert-path",
+                    "{cert}",
+                    "--chain-path",
+                    "{issuer}",
+                    "--server",
+                    pebble_->directory(),
+                    "--agree-tos",
+                    "--register-unsafely-without-email",
+                    "--standalone",
+                    "--preferred-challenges",
+                    "http-01",
+                    "--http-01-address",
+                    sb_.env.mx_addrs.front(),
+                    "--http-01-port",
+                    std::to_string(kHttpPort)};
+    const auto dirs = certbot_dirs();
+    spec.command.insert(spec.command.end(), dirs.begin(), dirs.end());
+    d_->write_config(spec);
+    const std::vector<std::string> env{"REQUESTS_CA_BUNDLE=" + pebble_->ca().string()};
+    observer_->start();
+    const auto init = d_->init();
+    ASSERT_TRUE(init.ok()) << init.describe();
+    const auto first = d_->run_wait(60s, env);
+    ASSERT_TRUE(first.ok()) << first.describe();
+    const auto next = e2e::records_with_role(d_->unit("ecdsa-p256"), "next");
+    ASSERT_EQ(next.size(), 1U) << d_->unit("ecdsa-p256").dump(2);
+    const auto before = served();
+    ASSERT_FALSE(before.id.empty()) << before.error;
+    let_records_settle();
+    ASSERT_FALSE(HasFatalFailure());
+
+    const auto rotate = d_->rotate();
+    ASSERT_TRUE(rotate.ok()) << rotate.describe();
+    const auto rolled = d_->run_wait(90s, env);
+    ASSERT_TRUE(rolled.ok()) << rolled.describe();
+    const auto installed = sb_.installed_chain("ecdsa-p256");
+    ASSERT_EQ(installed.size(), 2U);
+    // certbot certified daneroll's pre-published next key, under Pebble.
+    EXPECT_EQ(e2e::ee_record(installed.front()), next.front());
+    EXPECT_EQ(installed[1].der(), intermediate.front().der());
+    EXPECT_NE(e2e::spki_hex(installed.front()), before.leaf_spki);
+    expect_serving(installed);
+    expect_verified(next.front(), e2e::spki_hex(installed.front()));
+    EXPECT_TRUE(contains(read_file(certbot_dir() / "logs" / "letsencrypt.log"), "--csr"));
+    expect_stable();
+
+    // The next rollover: the key published as next after the first one.
+    const auto next2 = e2e::records_with_role(d_->unit("ecdsa-p256"), "next");
+    ASSERT_EQ(next2.size(), 1U) << d_->unit("ecdsa-p256").dump(2);
+    EXPECT_NE(next2.front(), next.front());
+    let_records_settle();
+    ASSERT_FALSE(HasFatalFailure());
+    ASSERT_TRUE(d_->rotate().ok());
+    const auto rolled2 = d_->run_wait(90s, env);
+    ASSERT_TRUE(rolled2.ok()) << rolled2.describe();
+    const auto installed2 = sb_.installed_chain("ecdsa-p256");
+    ASSERT_FALSE(installed2.empty());
+    EXPECT_EQ(e2e::ee_record(installed2.front()), next2.front());
+    expect_verified(next2.front(), e2e::spki_hex(installed2.front()));
+    expect_stable();
+
+    const auto v = judge_observer();
+    for (const auto& [leaf, record] :
+         {std::pair{&installed.front(), next.front()}, {&installed2.front(), next2.front()}}) {
+        const auto* a = appearance_of(v, *leaf);
+        ASSERT_NE(a, nullptr) << v.timeline;
+        EXPECT_EQ(a->record, record.short_string());
+        EXPECT_GE(a->margin_high_s, v.wait_s);
     }
 }
 

@@ -910,7 +910,9 @@ void Daneroll::write_config(const ConfigSpec& spec) {
             t += alg + " = " + toml_array(files) + "\n";
         }
     }
-    if (spec.certbot_lineage.empty()) {
+    if (!spec.command.empty()) {
+        t += "\n[service.mx1.source]\ntype = \"command\"\ncommand = " + toml_array(spec.command);
+    } else if (spec.certbot_lineage.empty()) {
         t += "\n[service.mx1.source]\ntype = \"command\"\ncommand = " +
              toml_array({(sb_.tools / "local-ca").string(), "sign", ca_.string(), "{csr}",
                          "{chain}", "90"});

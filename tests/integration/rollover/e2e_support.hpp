@@ -268,8 +268,9 @@ struct ConfigSpec {
     std::vector<std::filesystem::path> issuer_files;  // current+issuer
     std::vector<std::string> reload;                  // empty: postfix -c CONF reload
     std::string combined_file;                        // empty: Postfix's own files
-    std::string certbot_lineage;  // set: source type "certbot" with this lineage
-    std::string log_level;        // set: [daneroll] log_level
+    std::string certbot_lineage;       // set: source type "certbot" with this lineage
+    std::vector<std::string> command;  // set: source type "command" with this argv
+    std::string log_level;             // set: [daneroll] log_level
     // set: MTA type "command" with these staged files ({algorithm} allowed)
     // and this install command (the reload stays Postfix's)
     std::vector<std::string> install;
