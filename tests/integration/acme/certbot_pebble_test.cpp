@@ -190,28 +190,29 @@ class CertbotPebble : public ::testing::Test {
         return r;
     }
 
+    // certbot's arguments for this Pebble, with its own http-01 listener on
+    // the MX address.
+    std::vector<std::string> pebble_standalone_args() const {
+        return {"--server",
+                pebble_->directory(),
+                "--agree-tos",
+                "--register-unsafely-without-email",
+                "--standalone",
+                "--preferred-challenges",
+                "http-01",
+                "--http-01-address",
+                sb_.env.mx_addrs.front(),
+                "--http-01-port",
+                std::to_string(kHttpPort)};
+    }
+
     ProcResult certonly(const std::vector<std::string>& env = {}) const {
-        return certbot({"certonly",
-                        "--server",
-                        pebble_->directory(),
-                        "--agree-tos",
-                        "--register-unsafely-without-email",
-                        "--standalone",
-                        "--preferred-challenges",
-                        "http-01",
-                        "--http-01-address",
-                        sb_.env.mx_addrs.front(),
-                        "--http-01-port",
-                        std::to_string(kHttpPort),
-                        "--cert-name",
-                        "mx1",
-                        "-d",
-                        sb_.env.mx_host,
-                        "--key-type",
-                        "ecdsa",
-                        "--elliptic-curve",
-                        "secp256r1"},
-                       env);
+        std::vector<std::string> args{"certonly"};
+        const auto common = pebble_standalone_args();
+        args.insert(args.end(), common.begin(), common.end());
+        args.insert(args.end(), {"--cert-name", "mx1", "-d", sb_.env.mx_host, "--key-type", "ecdsa",
+                                 "--elliptic-curve", "secp256r1"});
+        return certbot(args, env);
     }
 
     ProcResult renew(bool reuse_key, const std::vector<std::string>& env = {}) const {
@@ -601,27 +602,10 @@ TEST_F(CertbotPebble, CurrentNextCertbotCertifiesThePrePublishedNextKeyThroughTh
     pebble_ = make_pebble("pebble");
     const auto intermediate = load_certificates(save_intermediate(*pebble_, "intermediate.pem"));
     e2e::ConfigSpec spec;
-    spec.command = {kCertbot,
-                    "certonly",
-                    "--csr",
-                    "{csr}",
-                    "--fullchain-path",
-                    "{chain}",
-                    "--cert-path",
-                    "{cert}",
-                    "--chain-path",
-                    "{issuer}",
-                    "--server",
-                    pebble_->directory(),
-                    "--agree-tos",
-                    "--register-unsafely-without-email",
-                    "--standalone",
-                    "--preferred-challenges",
-                    "http-01",
-                    "--http-01-address",
-                    sb_.env.mx_addrs.front(),
-                    "--http-01-port",
-                    std::to_string(kHttpPort)};
+    spec.command = {kCertbot,  "certonly",    "--csr",  "{csr}",        "--fullchain-path",
+                    "{chain}", "--cert-path", "{cert}", "--chain-path", "{issuer}"};
+    const auto common = pebble_standalone_args();
+    spec.command.insert(spec.command.end(), common.begin(), common.end());
     const auto dirs = certbot_dirs();
     spec.command.insert(spec.command.end(), dirs.begin(), dirs.end());
     d_->write_config(spec);
