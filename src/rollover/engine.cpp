@@ -69,11 +69,20 @@ std::string record_list(const std::vector<TlsaRecord>& records) {
 }
 
 // After a failed install: did it change the MTA's files (so they must be
-// restored)? Unreadable files count as changed.
-bool installed_chain_differs(const mta::Installer& installer, const std::string& before) {
+// restored)? A chain other than before, a key that does not belong to the
+// chain (separate files: the key renamed into place, the chain not), or
+// files that cannot be read all count as changed.
+bool install_touched_files(const mta::Installer& installer, const std::string& chain_before) {
     try {
         const auto now = installer.read_installed();
-        return (now ? now->chain_pem : std::string()) != before;
+        if (!now || now->chain_pem != chain_before) {
+            return true;
+        }
+        if (now->key) {
+            const auto chain = parse_certificates(now->chain_pem, "the MTA's chain");
+            return chain.front().spki_der() != now->key->spki_der();
+        }
+        return false;
     } catch (const Error&) {
         return true;
     }
@@ -550,7 +559,7 @@ void Engine::deploy(const Unit& unit, UnitState& state, const Inputs& in, UnitRe
         installer.install(key, chain);
     } catch (const Error& e) {
         failure = std::string("installing the new files failed: ") + e.what();
-        files_written = installed_chain_differs(installer, in.installed_chain_pem);
+        files_written = install_touched_files(installer, in.installed_chain_pem);
     }
     if (failure.empty()) {
         crash_point("after-install");
