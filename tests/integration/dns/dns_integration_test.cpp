@@ -85,6 +85,18 @@ class DnsSandbox : public ::testing::Test {
         return out;
     }
 
+    // Earlier changes may still be reaching the secondary: waits (bounded)
+    // until every server serves the same RRset at the owner.
+    bool wait_until_servers_agree() {
+        return test::wait_until(
+            [&] {
+                const auto s = snapshot();
+                return std::all_of(s.begin(), s.end(),
+                                   [&](const auto& r) { return r == s.front(); });
+            },
+            10s);
+    }
+
     test::SandboxEnv env_;
     dns::QueryOptions options_{std::chrono::milliseconds(1000), 2, 64};
     std::unique_ptr<dns::Resolver> resolver_;
@@ -184,14 +196,8 @@ std::string update_error(const std::function<void()>& f) {
 }
 
 TEST_F(DnsSandbox, TsigAndPolicyFailuresSayWhatTheServerSaidAndChangeNothing) {
-    // Earlier tests' last changes may still be reaching the secondary: start
-    // from a zone in which every server serves the same RRset.
-    ASSERT_TRUE(test::wait_until(
-        [&] {
-            const auto s = snapshot();
-            return std::all_of(s.begin(), s.end(), [&](const auto& r) { return r == s.front(); });
-        },
-        10s));
+    // Start from a zone in which every server serves the same RRset.
+    ASSERT_TRUE(wait_until_servers_agree());
     const auto before = snapshot();
     const TlsaRecord r = random_record();
     dns::TlsaChange c{env_.zone, owner_, env_.ttl, {r}, {}};
@@ -741,12 +747,7 @@ TEST_F(DnsSandbox, StalePrerequisiteWithOneAttemptFailsAndChangesNothing) {
     const TlsaRecord mine = random_record();
     ASSERT_TRUE(change({theirs}, {}).changed);
     ASSERT_TRUE(test::wait_until([&] { return everywhere(theirs); }, 10s));
-    ASSERT_TRUE(test::wait_until(
-        [&] {
-            const auto s = snapshot();
-            return std::all_of(s.begin(), s.end(), [&](const auto& r) { return r == s.front(); });
-        },
-        10s));
+    ASSERT_TRUE(wait_until_servers_agree());
     const auto before = snapshot();
     dns::TlsaChange c{env_.zone, owner_, env_.ttl, {mine}, {theirs}};
     const auto msg = update_error([&] {
